@@ -1,0 +1,499 @@
+//! JWT validation: signature, algorithm, header and registered claims.
+//!
+//! The [`JwtValidator`] decodes each part of the token once, into stack buffers
+//! for tokens of ordinary size, and checks the signature with a key prepared when
+//! the validator was built. It is what [`AuthLayer`](crate::AuthLayer) runs on
+//! every request; it can also be used on its own (in a tonic interceptor, a
+//! websocket handshake, a queue consumer).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
+
+use crate::claims::numeric_date;
+use crate::keys::{Algorithm, KeySet, VerifyingKey};
+use crate::{AuthError, ConfigError};
+
+/// The default cap on the length of a token, in bytes (8 KiB).
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// The default clock-skew leeway (60 s, as Envoy and jsonwebtoken).
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+const MAX_LEEWAY: u64 = 300;
+
+/// Which `typ` header values are accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TypPolicy {
+    /// Accept no `typ`, `JWT`, or `at+jwt` / `application/at+jwt` (case-insensitive).
+    /// This lets tokens made by PyJWT (the FastAPI tutorial) through, which send `typ: JWT`.
+    #[default]
+    Lenient,
+    /// RFC 9068 §4: require `at+jwt` or `application/at+jwt` (case-insensitive), so that
+    /// ID tokens and other JWTs of the same issuer cannot be used as access tokens.
+    AccessToken,
+}
+
+/// A source of the current time, in seconds since the Unix epoch.
+#[derive(Clone)]
+enum Clock {
+    System,
+    Custom(Arc<dyn Fn() -> u64 + Send + Sync>),
+}
+
+impl Clock {
+    fn now(&self) -> i64 {
+        let secs = match self {
+            Clock::System => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            Clock::Custom(f) => f(),
+        };
+        i64::try_from(secs).unwrap_or(i64::MAX)
+    }
+}
+
+/// Validates signed JWTs (JWS compact form) against a [`KeySet`].
+///
+/// - The algorithm allow-list is the set of the keys' algorithms, and each key
+///   verifies only its own algorithm; `none` is never accepted.
+/// - A `kid` selects the key; an unknown `kid` is `invalid_token`.
+/// - `exp` is required; a token is refused from `exp + leeway` on (RFC 7519
+///   §4.1.4: "on or after"). `nbf` and a future `iat` are checked with the same
+///   leeway (default 60 s, at most 300 s).
+/// - `iss` and `aud`, once configured, must be present and match.
+/// - `sub` must be present and a string (it names the user).
+/// - Headers with `crit` are refused; `jku`, `x5u`, `jwk` and `x5c` are never used.
+/// - Base64url is decoded strictly (no padding, no stray bits) and the header and
+///   payload must be JSON objects without duplicate registered names.
+///
+/// ```
+/// use tower_jwt_auth::{Claims, JwtValidator};
+///
+/// let validator = JwtValidator::hs256("09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7")?
+///     .leeway(std::time::Duration::ZERO)?;
+/// let err = validator.validate::<Claims>("not.a.jwt").unwrap_err();
+/// assert_eq!(err.description(), "Malformed token");
+/// # Ok::<(), tower_jwt_auth::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct JwtValidator {
+    keys: Arc<KeySet>,
+    leeway: i64,
+    issuers: Option<Arc<[Box<str>]>>,
+    audiences: Option<Arc<[Box<str>]>>,
+    typ: TypPolicy,
+    require_sub: bool,
+    max_token_len: usize,
+    clock: Clock,
+}
+
+impl fmt::Debug for JwtValidator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtValidator")
+            .field("keys", &self.keys)
+            .field("leeway", &self.leeway)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("typ", &self.typ)
+            .field("require_sub", &self.require_sub)
+            .field("max_token_len", &self.max_token_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtValidator {
+    /// A validator for the keys of `keys`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoKeys`] if the set is empty.
+    pub fn new(keys: KeySet) -> Result<Self, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        Ok(Self {
+            keys: Arc::new(keys),
+            leeway: DEFAULT_LEEWAY.as_secs() as i64,
+            issuers: None,
+            audiences: None,
+            typ: TypPolicy::default(),
+            require_sub: true,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            clock: Clock::System,
+        })
+    }
+
+    /// A validator for one key.
+    ///
+    /// # Errors
+    ///
+    /// Never today; kept fallible for symmetry with [`new`](Self::new).
+    pub fn from_key(key: VerifyingKey) -> Result<Self, ConfigError> {
+        Self::new(KeySet::new().with(key)?)
+    }
+
+    /// A validator for HS256 tokens signed with `secret` (the FastAPI tutorial's setup).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::HmacKeyTooShort`] if `secret` is under 32 bytes.
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        Self::from_key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
+    }
+
+    /// Sets the clock-skew leeway for `exp`, `nbf` and `iat` (default 60 s).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::LeewayTooLarge`] above 300 s.
+    pub fn leeway(mut self, leeway: Duration) -> Result<Self, ConfigError> {
+        let secs = leeway.as_secs();
+        if secs > MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge(secs));
+        }
+        self.leeway = secs as i64;
+        Ok(self)
+    }
+
+    /// Requires `iss` to be present and equal to one of `issuers` (byte for byte).
+    #[must_use]
+    pub fn issuer<I, T>(mut self, issuers: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.issuers = Some(issuers.into_iter().map(|s| s.into().into()).collect());
+        self
+    }
+
+    /// Requires `aud` to be present and to contain one of `audiences`.
+    ///
+    /// Without this setting, a token that carries an `aud` claim is refused
+    /// (RFC 7519 §4.1.3: a recipient that does not identify with the audience
+    /// must reject the token), as PyJWT does.
+    #[must_use]
+    pub fn audience<I, T>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.audiences = Some(audiences.into_iter().map(|s| s.into().into()).collect());
+        self
+    }
+
+    /// Sets which `typ` header values are accepted (default [`TypPolicy::Lenient`]).
+    #[must_use]
+    pub fn typ(mut self, policy: TypPolicy) -> Self {
+        self.typ = policy;
+        self
+    }
+
+    /// Whether `sub` must be present (default `true`).
+    #[must_use]
+    pub fn require_sub(mut self, require: bool) -> Self {
+        self.require_sub = require;
+        self
+    }
+
+    /// Caps the token length in bytes (default 8 KiB). Longer tokens are refused
+    /// before any decoding.
+    #[must_use]
+    pub fn max_token_len(mut self, len: usize) -> Self {
+        self.max_token_len = len;
+        self
+    }
+
+    /// Replaces the clock (seconds since the Unix epoch). For tests and for
+    /// systems with their own time source.
+    #[must_use]
+    pub fn clock(mut self, now: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Clock::Custom(Arc::new(now));
+        self
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// The configured token length cap.
+    pub fn token_len_cap(&self) -> usize {
+        self.max_token_len
+    }
+
+    /// Validates `token` and decodes its claims into `C`.
+    ///
+    /// # Errors
+    ///
+    /// An [`AuthError`] of kind [`InvalidToken`](crate::AuthErrorKind::InvalidToken)
+    /// whose description says what was wrong.
+    pub fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<C, AuthError> {
+        self.validate_scoped(token, &[]).map(|(c, _)| c)
+    }
+
+    /// Validates `token`, decodes its claims, and reports whether the token grants
+    /// every scope of `required`.
+    pub(crate) fn validate_scoped<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        required: &[Box<str>],
+    ) -> Result<(C, bool), AuthError> {
+        if token.len() > self.max_token_len {
+            return Err(AuthError::invalid_token("Token too long"));
+        }
+        let (signing_input, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
+        let (header, payload) = signing_input.split_once('.').ok_or_else(malformed)?;
+        if payload.contains('.') {
+            // Five parts is a JWE; anything with more dots is not a JWS.
+            return Err(malformed());
+        }
+
+        // Header.
+        let mut buf = Buf::<512>::new();
+        let header_json = buf.decode(header)?;
+        let header: Header<'_> = parse_object(header_json)
+            .map_err(|()| AuthError::invalid_token("Malformed token header"))?;
+        let alg = parse_alg(&header.alg)
+            .filter(|&a| self.keys.allows(a))
+            .ok_or_else(|| AuthError::invalid_token("Token algorithm not allowed"))?;
+        if header.crit.is_some() {
+            return Err(AuthError::invalid_token(
+                "Unsupported critical header parameter",
+            ));
+        }
+        if !self.typ_ok(header.typ.as_deref()) {
+            return Err(AuthError::invalid_token("Token type not accepted"));
+        }
+
+        // Signature.
+        let mut sig = Buf::<1024>::new();
+        let sig = sig.decode(signature)?;
+        let verified = match header.kid.as_deref() {
+            Some(kid) => {
+                let key = self
+                    .keys
+                    .by_kid(kid)
+                    .ok_or_else(|| AuthError::invalid_token("Unknown key id"))?;
+                key.algorithm() == alg && key.verify(signing_input.as_bytes(), sig)
+            }
+            None => self
+                .keys
+                .iter()
+                .filter(|k| k.algorithm() == alg)
+                .any(|k| k.verify(signing_input.as_bytes(), sig)),
+        };
+        if !verified {
+            return Err(AuthError::invalid_token("Invalid signature"));
+        }
+
+        // Claims.
+        let mut buf = Buf::<1024>::new();
+        let payload = buf.decode(payload)?;
+        let registered: Registered<'_> = parse_object(payload).map_err(|()| claims_malformed())?;
+        self.check(&registered)?;
+        let has_scopes = required.iter().all(|r| registered.has_scope(r));
+        let claims = serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
+        Ok((claims, has_scopes))
+    }
+
+    fn typ_ok(&self, typ: Option<&str>) -> bool {
+        let at_jwt = |t: &str| {
+            let t = match t.get(..12) {
+                Some(p) if p.eq_ignore_ascii_case("application/") => &t[12..],
+                _ => t,
+            };
+            t.eq_ignore_ascii_case("at+jwt")
+        };
+        match (self.typ, typ) {
+            (TypPolicy::Lenient, None) => true,
+            (TypPolicy::Lenient, Some(t)) => t.eq_ignore_ascii_case("JWT") || at_jwt(t),
+            (TypPolicy::AccessToken, t) => t.is_some_and(at_jwt),
+        }
+    }
+
+    fn check(&self, c: &Registered<'_>) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        let exp = c
+            .exp
+            .ok_or_else(|| AuthError::invalid_token("Missing exp claim"))?;
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(AuthError::invalid_token("The access token expired"));
+        }
+        if let Some(nbf) = c.nbf {
+            if now.saturating_add(self.leeway) < nbf {
+                return Err(AuthError::invalid_token(
+                    "The access token is not yet valid",
+                ));
+            }
+        }
+        if let Some(iat) = c.iat {
+            if iat > now.saturating_add(self.leeway) {
+                return Err(AuthError::invalid_token(
+                    "The access token was issued in the future",
+                ));
+            }
+        }
+        if let Some(issuers) = &self.issuers {
+            let ok = c
+                .iss
+                .as_deref()
+                .is_some_and(|iss| issuers.iter().any(|i| &**i == iss));
+            if !ok {
+                return Err(AuthError::invalid_token("Invalid issuer"));
+            }
+        }
+        match (&self.audiences, &c.aud) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(AuthError::invalid_token("Invalid audience"));
+            }
+            (Some(allowed), aud) => {
+                let ok = aud
+                    .as_ref()
+                    .is_some_and(|aud| aud.iter().any(|a| allowed.iter().any(|x| &**x == a)));
+                if !ok {
+                    return Err(AuthError::invalid_token("Invalid audience"));
+                }
+            }
+        }
+        if self.require_sub && c.sub.is_none() {
+            return Err(AuthError::invalid_token("Missing sub claim"));
+        }
+        Ok(())
+    }
+}
+
+fn malformed() -> AuthError {
+    AuthError::invalid_token("Malformed token")
+}
+
+fn claims_malformed() -> AuthError {
+    AuthError::invalid_token("Malformed token claims")
+}
+
+/// Parses exactly the algorithm names of RFC 7518 (case-sensitive); `none` in any
+/// casing is not among them.
+fn parse_alg(s: &str) -> Option<Algorithm> {
+    Some(match s {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// A JSON object (not an array, which serde would also map onto a struct).
+fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, ()> {
+    let first = json.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(());
+    }
+    serde_json::from_slice(json).map_err(|_| ())
+}
+
+/// A base64url decoding buffer on the stack, spilling to the heap for large parts.
+struct Buf<const N: usize> {
+    stack: [u8; N],
+    heap: Vec<u8>,
+}
+
+impl<const N: usize> Buf<N> {
+    fn new() -> Self {
+        Self {
+            stack: [0; N],
+            heap: Vec::new(),
+        }
+    }
+
+    /// Decodes strictly: URL-safe alphabet, no padding, no non-zero trailing bits.
+    fn decode(&mut self, part: &str) -> Result<&[u8], AuthError> {
+        if part.is_empty() {
+            return Err(malformed());
+        }
+        if base64::decoded_len_estimate(part.len()) <= N {
+            let n = URL_SAFE_NO_PAD
+                .decode_slice(part, &mut self.stack)
+                .map_err(|_| malformed())?;
+            Ok(&self.stack[..n])
+        } else {
+            self.heap = URL_SAFE_NO_PAD.decode(part).map_err(|_| malformed())?;
+            Ok(&self.heap)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Registered<'a> {
+    #[serde(default, deserialize_with = "numeric_date")]
+    exp: Option<i64>,
+    #[serde(default, deserialize_with = "numeric_date")]
+    nbf: Option<i64>,
+    #[serde(default, deserialize_with = "numeric_date")]
+    iat: Option<i64>,
+    #[serde(borrow, default)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sub: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    aud: Option<Aud<'a>>,
+    #[serde(borrow, default)]
+    scope: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    scp: Option<Vec<Cow<'a, str>>>,
+}
+
+impl Registered<'_> {
+    fn has_scope(&self, required: &str) -> bool {
+        let in_scope = self
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|s| s == required));
+        in_scope || self.scp.iter().flatten().any(|s| s == required)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Aud<'a> {
+    #[serde(borrow)]
+    One(Cow<'a, str>),
+    #[serde(borrow)]
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl Aud<'_> {
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let (one, many): (Option<&str>, &[Cow<'_, str>]) = match self {
+            Aud::One(s) => (Some(s), &[]),
+            Aud::Many(v) => (None, v),
+        };
+        one.into_iter().chain(many.iter().map(|s| &**s))
+    }
+}
