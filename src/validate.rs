@@ -6,9 +6,10 @@
 //! every request; it can also be used on its own (in a tonic interceptor, a
 //! websocket handshake, a queue consumer).
 
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +19,7 @@ use serde::Deserialize;
 
 use crate::claims::numeric_date;
 use crate::keys::{Algorithm, KeySet, VerifyingKey};
+use crate::Claims;
 use crate::{AuthError, ConfigError};
 
 /// The default cap on the length of a token, in bytes (8 KiB).
@@ -91,6 +93,16 @@ pub struct JwtValidator {
     require_sub: bool,
     max_token_len: usize,
     clock: Clock,
+    header_cache: OnceLock<CachedHeader>,
+}
+
+/// A header segment that passed [`JwtValidator::check_header`] in a token that
+/// validated.
+#[derive(Clone, Debug)]
+struct CachedHeader {
+    segment: Box<str>,
+    alg: Algorithm,
+    kid: Option<Box<str>>,
 }
 
 impl fmt::Debug for JwtValidator {
@@ -126,6 +138,7 @@ impl JwtValidator {
             require_sub: true,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             clock: Clock::System,
+            header_cache: OnceLock::new(),
         })
     }
 
@@ -191,6 +204,7 @@ impl JwtValidator {
     #[must_use]
     pub fn typ(mut self, policy: TypPolicy) -> Self {
         self.typ = policy;
+        self.header_cache = OnceLock::new();
         self
     }
 
@@ -233,13 +247,13 @@ impl JwtValidator {
     ///
     /// An [`AuthError`] of kind [`InvalidToken`](crate::AuthErrorKind::InvalidToken)
     /// whose description says what was wrong.
-    pub fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<C, AuthError> {
+    pub fn validate<C: DeserializeOwned + 'static>(&self, token: &str) -> Result<C, AuthError> {
         self.validate_scoped(token, &[]).map(|(c, _)| c)
     }
 
     /// Validates `token`, decodes its claims, and reports whether the token grants
     /// every scope of `required`.
-    pub(crate) fn validate_scoped<C: DeserializeOwned>(
+    pub(crate) fn validate_scoped<C: DeserializeOwned + 'static>(
         &self,
         token: &str,
         required: &[Box<str>],
@@ -254,27 +268,18 @@ impl JwtValidator {
             return Err(malformed());
         }
 
-        // Header.
-        let mut buf = Buf::<512>::new();
-        let header_json = buf.decode(header)?;
-        let header: Header<'_> = parse_object(header_json)
-            .map_err(|()| AuthError::invalid_token("Malformed token header"))?;
-        let alg = parse_alg(&header.alg)
-            .filter(|&a| self.keys.allows(a))
-            .ok_or_else(|| AuthError::invalid_token("Token algorithm not allowed"))?;
-        if header.crit.is_some() {
-            return Err(AuthError::invalid_token(
-                "Unsupported critical header parameter",
-            ));
-        }
-        if !self.typ_ok(header.typ.as_deref()) {
-            return Err(AuthError::invalid_token("Token type not accepted"));
-        }
+        // Header: tokens of one issuer share their header, so the first header that
+        // passed every check is remembered and not decoded again.
+        let (mut stack, mut heap) = ([0u8; 256], Vec::new());
+        let (alg, kid) = match self.header_cache.get() {
+            Some(c) if *c.segment == *header => (c.alg, c.kid.as_deref().map(Cow::Borrowed)),
+            _ => self.check_header(decode_part(header, &mut stack, &mut heap)?)?,
+        };
 
         // Signature.
-        let mut sig = Buf::<1024>::new();
-        let sig = sig.decode(signature)?;
-        let verified = match header.kid.as_deref() {
+        let (mut stack, mut heap) = ([0u8; 512], Vec::new());
+        let sig = decode_part(signature, &mut stack, &mut heap)?;
+        let verified = match kid.as_deref() {
             Some(kid) => {
                 let key = self
                     .keys
@@ -293,13 +298,58 @@ impl JwtValidator {
         }
 
         // Claims.
-        let mut buf = Buf::<1024>::new();
-        let payload = buf.decode(payload)?;
-        let registered: Registered<'_> = parse_object(payload).map_err(|()| claims_malformed())?;
-        self.check(&registered)?;
-        let has_scopes = required.iter().all(|r| registered.has_scope(r));
-        let claims = serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
+        let (mut stack, mut heap) = ([0u8; 768], Vec::new());
+        let payload = decode_part(payload, &mut stack, &mut heap)?;
+        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(claims_malformed());
+        }
+        let (claims, has_scopes): (C, bool) = if TypeId::of::<C>() == TypeId::of::<Claims>() {
+            // The standard claims hold every registered claim: parse once.
+            let claims: C = serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
+            let view = (&claims as &dyn Any)
+                .downcast_ref::<Claims>()
+                .expect("C is Claims");
+            self.check(view)?;
+            let has_scopes = required.iter().all(|r| view.has_scope(r));
+            (claims, has_scopes)
+        } else {
+            let registered: Registered<'_> =
+                serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
+            self.check(&registered)?;
+            let has_scopes = required.iter().all(|r| registered.has_scope(r));
+            let claims = serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
+            (claims, has_scopes)
+        };
+        if self.header_cache.get().is_none() {
+            let _ = self.header_cache.set(CachedHeader {
+                segment: header.into(),
+                alg,
+                kid: kid.map(Into::into),
+            });
+        }
         Ok((claims, has_scopes))
+    }
+
+    /// Checks a decoded header: a JSON object, an allowed `alg`, an accepted
+    /// `typ`, no `crit`. Returns the algorithm and the `kid`.
+    fn check_header<'h>(
+        &self,
+        json: &'h [u8],
+    ) -> Result<(Algorithm, Option<Cow<'h, str>>), AuthError> {
+        let header: Header<'h> =
+            parse_object(json).map_err(|()| AuthError::invalid_token("Malformed token header"))?;
+        let alg = parse_alg(&header.alg)
+            .filter(|&a| self.keys.allows(a))
+            .ok_or_else(|| AuthError::invalid_token("Token algorithm not allowed"))?;
+        if header.crit.is_some() {
+            return Err(AuthError::invalid_token(
+                "Unsupported critical header parameter",
+            ));
+        }
+        if !self.typ_ok(header.typ.as_deref()) {
+            return Err(AuthError::invalid_token("Token type not accepted"));
+        }
+        Ok((alg, header.kid))
     }
 
     fn typ_ok(&self, typ: Option<&str>) -> bool {
@@ -317,22 +367,22 @@ impl JwtValidator {
         }
     }
 
-    fn check(&self, c: &Registered<'_>) -> Result<(), AuthError> {
+    fn check(&self, c: &impl RegisteredView) -> Result<(), AuthError> {
         let now = self.clock.now();
         let exp = c
-            .exp
+            .exp()
             .ok_or_else(|| AuthError::invalid_token("Missing exp claim"))?;
         if now >= exp.saturating_add(self.leeway) {
             return Err(AuthError::invalid_token("The access token expired"));
         }
-        if let Some(nbf) = c.nbf {
+        if let Some(nbf) = c.nbf() {
             if now.saturating_add(self.leeway) < nbf {
                 return Err(AuthError::invalid_token(
                     "The access token is not yet valid",
                 ));
             }
         }
-        if let Some(iat) = c.iat {
+        if let Some(iat) = c.iat() {
             if iat > now.saturating_add(self.leeway) {
                 return Err(AuthError::invalid_token(
                     "The access token was issued in the future",
@@ -341,31 +391,95 @@ impl JwtValidator {
         }
         if let Some(issuers) = &self.issuers {
             let ok = c
-                .iss
-                .as_deref()
+                .iss()
                 .is_some_and(|iss| issuers.iter().any(|i| &**i == iss));
             if !ok {
                 return Err(AuthError::invalid_token("Invalid issuer"));
             }
         }
-        match (&self.audiences, &c.aud) {
-            (None, None) => {}
-            (None, Some(_)) => {
-                return Err(AuthError::invalid_token("Invalid audience"));
-            }
-            (Some(allowed), aud) => {
-                let ok = aud
-                    .as_ref()
-                    .is_some_and(|aud| aud.iter().any(|a| allowed.iter().any(|x| &**x == a)));
-                if !ok {
-                    return Err(AuthError::invalid_token("Invalid audience"));
-                }
-            }
+        let aud_ok = match &self.audiences {
+            // RFC 7519 §4.1.3: a recipient that is not in a present `aud` must refuse.
+            None => !c.has_aud(),
+            Some(allowed) => c.aud_any(|a| allowed.iter().any(|x| &**x == a)),
+        };
+        if !aud_ok {
+            return Err(AuthError::invalid_token("Invalid audience"));
         }
-        if self.require_sub && c.sub.is_none() {
+        if self.require_sub && !c.has_sub() {
             return Err(AuthError::invalid_token("Missing sub claim"));
         }
         Ok(())
+    }
+}
+
+/// The registered claims the validator checks, from either a borrowed parse or
+/// the standard [`Claims`].
+trait RegisteredView {
+    fn exp(&self) -> Option<i64>;
+    fn nbf(&self) -> Option<i64>;
+    fn iat(&self) -> Option<i64>;
+    fn iss(&self) -> Option<&str>;
+    fn has_sub(&self) -> bool;
+    fn has_aud(&self) -> bool;
+    fn aud_any(&self, f: impl FnMut(&str) -> bool) -> bool;
+    fn has_scope(&self, scope: &str) -> bool;
+}
+
+impl RegisteredView for Claims {
+    fn exp(&self) -> Option<i64> {
+        Claims::exp(self)
+    }
+    fn nbf(&self) -> Option<i64> {
+        Claims::nbf(self)
+    }
+    fn iat(&self) -> Option<i64> {
+        Claims::iat(self)
+    }
+    fn iss(&self) -> Option<&str> {
+        Claims::iss(self)
+    }
+    fn has_sub(&self) -> bool {
+        self.sub().is_some()
+    }
+    fn has_aud(&self) -> bool {
+        self.has_aud()
+    }
+    fn aud_any(&self, f: impl FnMut(&str) -> bool) -> bool {
+        self.audience().any(f)
+    }
+    fn has_scope(&self, scope: &str) -> bool {
+        Claims::has_scope(self, scope)
+    }
+}
+
+impl RegisteredView for Registered<'_> {
+    fn exp(&self) -> Option<i64> {
+        self.exp
+    }
+    fn nbf(&self) -> Option<i64> {
+        self.nbf
+    }
+    fn iat(&self) -> Option<i64> {
+        self.iat
+    }
+    fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+    fn has_sub(&self) -> bool {
+        self.sub.is_some()
+    }
+    fn has_aud(&self) -> bool {
+        self.aud.is_some()
+    }
+    fn aud_any(&self, f: impl FnMut(&str) -> bool) -> bool {
+        self.aud.as_ref().is_some_and(|a| a.iter().any(f))
+    }
+    fn has_scope(&self, required: &str) -> bool {
+        let in_scope = self
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|s| s == required));
+        in_scope || self.scp.iter().flatten().any(|s| s == required)
     }
 }
 
@@ -406,34 +520,24 @@ fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, ()> {
     serde_json::from_slice(json).map_err(|_| ())
 }
 
-/// A base64url decoding buffer on the stack, spilling to the heap for large parts.
-struct Buf<const N: usize> {
-    stack: [u8; N],
-    heap: Vec<u8>,
-}
-
-impl<const N: usize> Buf<N> {
-    fn new() -> Self {
-        Self {
-            stack: [0; N],
-            heap: Vec::new(),
-        }
+/// Decodes one part strictly (URL-safe alphabet, no padding, no non-zero
+/// trailing bits) into `stack`, or into `heap` when it does not fit.
+fn decode_part<'b>(
+    part: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], AuthError> {
+    if part.is_empty() {
+        return Err(malformed());
     }
-
-    /// Decodes strictly: URL-safe alphabet, no padding, no non-zero trailing bits.
-    fn decode(&mut self, part: &str) -> Result<&[u8], AuthError> {
-        if part.is_empty() {
-            return Err(malformed());
-        }
-        if base64::decoded_len_estimate(part.len()) <= N {
-            let n = URL_SAFE_NO_PAD
-                .decode_slice(part, &mut self.stack)
-                .map_err(|_| malformed())?;
-            Ok(&self.stack[..n])
-        } else {
-            self.heap = URL_SAFE_NO_PAD.decode(part).map_err(|_| malformed())?;
-            Ok(&self.heap)
-        }
+    if base64::decoded_len_estimate(part.len()) <= stack.len() {
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(part, stack)
+            .map_err(|_| malformed())?;
+        Ok(&stack[..n])
+    } else {
+        *heap = URL_SAFE_NO_PAD.decode(part).map_err(|_| malformed())?;
+        Ok(heap)
     }
 }
 
@@ -467,16 +571,6 @@ struct Registered<'a> {
     scope: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     scp: Option<Vec<Cow<'a, str>>>,
-}
-
-impl Registered<'_> {
-    fn has_scope(&self, required: &str) -> bool {
-        let in_scope = self
-            .scope
-            .as_deref()
-            .is_some_and(|s| s.split(' ').any(|s| s == required));
-        in_scope || self.scp.iter().flatten().any(|s| s == required)
-    }
 }
 
 #[derive(Deserialize)]

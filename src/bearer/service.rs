@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::extract::bearer_token;
+use super::extract::{bearer_token, explain};
 use super::layer::Shared;
 use super::{CheckUser, Reject, RejectContext, Resolution, ResolveUser, ResponseBody};
 use crate::{AuthError, AuthErrorKind};
@@ -93,12 +93,13 @@ where
     C: Clone + Send + Sync + 'static,
     U: Clone + Send + Sync + 'static,
 {
+    use std::any::TypeId;
     let ext = req.extensions_mut();
-    // With the default resolver the user *is* the claims: one insertion.
-    if std::any::TypeId::of::<C>() != std::any::TypeId::of::<U>() {
-        ext.insert(claims);
+    ext.insert(claims);
+    // `ClaimsAsUser` resolves to `()`: the claims are the user.
+    if TypeId::of::<U>() != TypeId::of::<()>() {
+        ext.insert(user);
     }
-    ext.insert(user);
 }
 
 fn rejection<ReqB, J: Reject>(
@@ -147,7 +148,9 @@ where
         let shared = &*self.shared;
         let validator = &shared.validator;
         let validated = match bearer_token(req.headers(), validator.token_len_cap()) {
-            Ok(Some(token)) => validator.validate_scoped::<C>(token, &shared.scopes),
+            Ok(Some(token)) => validator
+                .validate_scoped::<C>(token, &shared.scopes)
+                .map_err(|e| explain(token, e)),
             Ok(None) if shared.optional => {
                 return ResponseFuture::inner(self.inner.call(req));
             }
