@@ -9,6 +9,8 @@
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +29,90 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 /// The default clock-skew leeway (60 s, as Envoy and jsonwebtoken).
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 const MAX_LEEWAY: u64 = 300;
+
+/// A future that completes when a key refresh is done.
+pub type RefreshFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Where a [`JwtValidator`] gets its keys when they can change at run time
+/// (a remote JWKS, a rotating key store).
+///
+/// [`keys`](Self::keys) is called on every request and must not block: return
+/// the current set from memory (an `ArcSwap` load, say). When a token names a
+/// `kid` that the current set lacks, the layer calls [`refresh`](Self::refresh)
+/// and, if it returns a future, waits for it and validates once more. The source
+/// is responsible for rate-limiting and single-flighting refreshes.
+pub trait KeySource: Send + Sync + 'static {
+    /// The current keys for tokens of `issuer` (`None` unless
+    /// [`keys_depend_on_issuer`](Self::keys_depend_on_issuer)).
+    ///
+    /// # Errors
+    ///
+    /// An `invalid_token` [`AuthError`] when no keys are available (never loaded,
+    /// or too stale), or the issuer is unknown.
+    fn keys(&self, issuer: Option<&str>) -> Result<Arc<KeySet>, AuthError>;
+
+    /// Asks for a refresh because a token named the unknown `kid`. `None` when no
+    /// refresh will happen (rate-limited, or not supported).
+    fn refresh(&self, issuer: Option<&str>, kid: &str) -> Option<RefreshFuture>;
+
+    /// Whether the keys depend on the token's `iss` (several issuers). The
+    /// unverified `iss` is then read before the signature is checked, to pick the
+    /// issuer's keys (RFC 8725 §3.8).
+    fn keys_depend_on_issuer(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Clone)]
+enum Keys {
+    Static(Arc<KeySet>),
+    Source {
+        source: Arc<dyn KeySource>,
+        algorithms: Arc<[Algorithm]>,
+    },
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Keys::Static(k) => k.fmt(f),
+            Keys::Source { algorithms, .. } => f
+                .debug_struct("KeySource")
+                .field("algorithms", algorithms)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// A validation failure; an unknown `kid` is kept apart so the layer can ask the
+/// key source for a refresh.
+#[derive(Debug)]
+pub(crate) enum Invalid {
+    Token(AuthError),
+    UnknownKid {
+        kid: Box<str>,
+        issuer: Option<Box<str>>,
+    },
+}
+
+impl From<AuthError> for Invalid {
+    fn from(e: AuthError) -> Self {
+        Invalid::Token(e)
+    }
+}
+
+impl Invalid {
+    pub(crate) fn into_error(self) -> AuthError {
+        match self {
+            Invalid::Token(e) => e,
+            Invalid::UnknownKid { .. } => unknown_kid(),
+        }
+    }
+}
+
+fn unknown_kid() -> AuthError {
+    AuthError::invalid_token("Unknown key id")
+}
 
 /// Which `typ` header values are accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -85,7 +171,7 @@ impl Clock {
 /// ```
 #[derive(Clone)]
 pub struct JwtValidator {
-    keys: Arc<KeySet>,
+    keys: Keys,
     leeway: i64,
     issuers: Option<Arc<[Box<str>]>>,
     audiences: Option<Arc<[Box<str>]>>,
@@ -129,8 +215,35 @@ impl JwtValidator {
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
-        Ok(Self {
-            keys: Arc::new(keys),
+        Ok(Self::with_keys(Keys::Static(Arc::new(keys))))
+    }
+
+    /// A validator whose keys come from `source` (a remote JWKS, say), for tokens
+    /// signed with one of `algorithms` (the allow-list; each key still verifies
+    /// only its own algorithm).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] if `algorithms` is empty.
+    pub fn from_source(
+        source: impl KeySource,
+        algorithms: impl IntoIterator<Item = Algorithm>,
+    ) -> Result<Self, ConfigError> {
+        let algorithms: Arc<[Algorithm]> = algorithms.into_iter().collect();
+        if algorithms.is_empty() {
+            return Err(ConfigError::Invalid(
+                "the algorithm allow-list of a key source is empty".into(),
+            ));
+        }
+        Ok(Self::with_keys(Keys::Source {
+            source: Arc::new(source),
+            algorithms,
+        }))
+    }
+
+    fn with_keys(keys: Keys) -> Self {
+        Self {
+            keys,
             leeway: DEFAULT_LEEWAY.as_secs() as i64,
             issuers: None,
             audiences: None,
@@ -139,7 +252,7 @@ impl JwtValidator {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             clock: Clock::System,
             header_cache: OnceLock::new(),
-        })
+        }
     }
 
     /// A validator for one key.
@@ -231,9 +344,27 @@ impl JwtValidator {
         self
     }
 
-    /// The keys.
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    /// The keys, when they are a fixed set (not a [`KeySource`]).
+    pub fn keys(&self) -> Option<&KeySet> {
+        match &self.keys {
+            Keys::Static(k) => Some(k),
+            Keys::Source { .. } => None,
+        }
+    }
+
+    /// Asks the key source for a refresh after an unknown `kid`.
+    pub(crate) fn refresh(&self, issuer: Option<&str>, kid: &str) -> Option<RefreshFuture> {
+        match &self.keys {
+            Keys::Static(_) => None,
+            Keys::Source { source, .. } => source.refresh(issuer, kid),
+        }
+    }
+
+    fn allows(&self, alg: Algorithm) -> bool {
+        match &self.keys {
+            Keys::Static(k) => k.allows(alg),
+            Keys::Source { algorithms, .. } => algorithms.contains(&alg),
+        }
     }
 
     /// The configured token length cap.
@@ -248,7 +379,9 @@ impl JwtValidator {
     /// An [`AuthError`] of kind [`InvalidToken`](crate::AuthErrorKind::InvalidToken)
     /// whose description says what was wrong.
     pub fn validate<C: DeserializeOwned + 'static>(&self, token: &str) -> Result<C, AuthError> {
-        self.validate_scoped(token, &[]).map(|(c, _)| c)
+        self.validate_scoped(token, &[])
+            .map(|(c, _)| c)
+            .map_err(Invalid::into_error)
     }
 
     /// Validates `token`, decodes its claims, and reports whether the token grants
@@ -257,15 +390,15 @@ impl JwtValidator {
         &self,
         token: &str,
         required: &[Box<str>],
-    ) -> Result<(C, bool), AuthError> {
+    ) -> Result<(C, bool), Invalid> {
         if token.len() > self.max_token_len {
-            return Err(AuthError::invalid_token("Token too long"));
+            return Err(AuthError::invalid_token("Token too long").into());
         }
         let (signing_input, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
         let (header, payload) = signing_input.split_once('.').ok_or_else(malformed)?;
         if payload.contains('.') {
             // Five parts is a JWE; anything with more dots is not a JWS.
-            return Err(malformed());
+            return Err(malformed().into());
         }
 
         // Header: tokens of one issuer share their header, so the first header that
@@ -276,32 +409,53 @@ impl JwtValidator {
             _ => self.check_header(decode_part(header, &mut stack, &mut heap)?)?,
         };
 
+        // Keys: fixed, or the current set of a source (for the token's issuer).
+        let (mut pstack, mut pheap) = ([0u8; 768], Vec::new());
+        let payload = decode_part(payload, &mut pstack, &mut pheap)?;
+        let source_keys;
+        let mut issuer = None;
+        let keys: &KeySet = match &self.keys {
+            Keys::Static(keys) => keys,
+            Keys::Source { source, .. } => {
+                if source.keys_depend_on_issuer() {
+                    #[derive(Deserialize)]
+                    struct Iss<'a> {
+                        #[serde(borrow, default)]
+                        iss: Option<Cow<'a, str>>,
+                    }
+                    let iss: Iss<'_> = parse_object(payload).map_err(|()| claims_malformed())?;
+                    issuer = iss.iss;
+                }
+                source_keys = source.keys(issuer.as_deref())?;
+                &source_keys
+            }
+        };
+
         // Signature.
         let (mut stack, mut heap) = ([0u8; 512], Vec::new());
         let sig = decode_part(signature, &mut stack, &mut heap)?;
         let verified = match kid.as_deref() {
             Some(kid) => {
-                let key = self
-                    .keys
-                    .by_kid(kid)
-                    .ok_or_else(|| AuthError::invalid_token("Unknown key id"))?;
+                let Some(key) = keys.by_kid(kid) else {
+                    return Err(Invalid::UnknownKid {
+                        kid: kid.into(),
+                        issuer: issuer.as_deref().map(Into::into),
+                    });
+                };
                 key.algorithm() == alg && key.verify(signing_input.as_bytes(), sig)
             }
-            None => self
-                .keys
+            None => keys
                 .iter()
                 .filter(|k| k.algorithm() == alg)
                 .any(|k| k.verify(signing_input.as_bytes(), sig)),
         };
         if !verified {
-            return Err(AuthError::invalid_token("Invalid signature"));
+            return Err(AuthError::invalid_token("Invalid signature").into());
         }
 
         // Claims.
-        let (mut stack, mut heap) = ([0u8; 768], Vec::new());
-        let payload = decode_part(payload, &mut stack, &mut heap)?;
         if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(claims_malformed());
+            return Err(claims_malformed().into());
         }
         let (claims, has_scopes): (C, bool) = if TypeId::of::<C>() == TypeId::of::<Claims>() {
             // The standard claims hold every registered claim: parse once.
@@ -339,7 +493,7 @@ impl JwtValidator {
         let header: Header<'h> =
             parse_object(json).map_err(|()| AuthError::invalid_token("Malformed token header"))?;
         let alg = parse_alg(&header.alg)
-            .filter(|&a| self.keys.allows(a))
+            .filter(|&a| self.allows(a))
             .ok_or_else(|| AuthError::invalid_token("Token algorithm not allowed"))?;
         if header.crit.is_some() {
             return Err(AuthError::invalid_token(
