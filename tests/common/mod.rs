@@ -192,7 +192,7 @@ pub fn with_bearer(token: &str) -> Request<Full<Bytes>> {
 pub const REACHED: &str = "x-inner-reached";
 
 /// The inner service: answers 200 `ok` and keeps the request extensions it saw.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Echo {
     seen: Arc<Mutex<Option<Extensions>>>,
 }
