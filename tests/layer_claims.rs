@@ -59,7 +59,11 @@ async fn custom_claims_type_decides_about_unknown_claims() {
     let token = hs256(&payload_with(r#""role":"admin""#));
     let r = send(&layer().with_claims::<StrictClaims>(), with_bearer(&token)).await;
     assert_invalid_token(&r, "Malformed token claims");
-    let r = send(&layer().with_claims::<StrictClaims>(), with_bearer(&valid_token())).await;
+    let r = send(
+        &layer().with_claims::<StrictClaims>(),
+        with_bearer(&valid_token()),
+    )
+    .await;
     assert_ok(&r);
     assert_eq!(r.seen::<StrictClaims>().unwrap().sub, "johndoe");
 }
@@ -78,7 +82,11 @@ async fn custom_claims_are_still_validated_for_exp() {
 #[tokio::test]
 async fn custom_claims_work_with_a_serde_json_value() {
     let token = hs256(&payload_with(r#""nested":{"a":[1,2]}"#));
-    let r = send(&layer().with_claims::<serde_json::Value>(), with_bearer(&token)).await;
+    let r = send(
+        &layer().with_claims::<serde_json::Value>(),
+        with_bearer(&token),
+    )
+    .await;
     assert_ok(&r);
     let v = r.seen::<serde_json::Value>().unwrap();
     assert_eq!(v["nested"]["a"][1], 2);
@@ -134,7 +142,11 @@ async fn standard_claims_with_only_sub_and_exp() {
 #[tokio::test]
 async fn aud_string_reads_as_one_audience() {
     let token = hs256(&payload_with(r#""aud":"api""#));
-    let r = send(&AuthLayer::new(validator().audience(["api"])), with_bearer(&token)).await;
+    let r = send(
+        &AuthLayer::new(validator().audience(["api"])),
+        with_bearer(&token),
+    )
+    .await;
     assert_eq!(
         r.seen::<Claims>().unwrap().audience().collect::<Vec<_>>(),
         ["api"]

@@ -159,7 +159,12 @@ async fn async_resolver_unavailable_fastapi_style() {
             Err::<User, _>(AuthError::unavailable("User store unavailable"))
         });
     let r = send(&layer, with_bearer(&valid_token())).await;
-    assert_fastapi(&r, StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable", None);
+    assert_fastapi(
+        &r,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service Unavailable",
+        None,
+    );
 }
 
 #[tokio::test]
@@ -169,12 +174,10 @@ async fn async_resolver_sees_the_custom_claims_type() {
         sub: String,
         tenant: u32,
     }
-    let layer = layer()
-        .with_claims::<Tenant>()
-        .resolve_user(|c: &Tenant| {
-            let user = format!("{}@{}", c.sub, c.tenant);
-            async move { Ok::<_, AuthError>(user) }
-        });
+    let layer = layer().with_claims::<Tenant>().resolve_user(|c: &Tenant| {
+        let user = format!("{}@{}", c.sub, c.tenant);
+        async move { Ok::<_, AuthError>(user) }
+    });
     let token = hs256(&payload_with(r#""tenant":42"#));
     let r = send(&layer, with_bearer(&token)).await;
     assert_ok(&r);
@@ -253,15 +256,16 @@ async fn sync_resolver_unavailable_is_503() {
 
 #[tokio::test]
 async fn sync_resolver_inactive_user_fastapi_style() {
-    let layer = layer()
-        .style(Style::FastApi)
-        .resolve_user(resolve_sync(|c: &Claims| {
-            match lookup(c.sub().unwrap_or_default()) {
-                Some(u) if u.disabled => Err(AuthError::inactive_user()),
-                Some(u) => Ok(u),
-                None => Err(AuthError::unknown_user()),
-            }
-        }));
+    let layer =
+        layer()
+            .style(Style::FastApi)
+            .resolve_user(resolve_sync(|c: &Claims| {
+                match lookup(c.sub().unwrap_or_default()) {
+                    Some(u) if u.disabled => Err(AuthError::inactive_user()),
+                    Some(u) => Ok(u),
+                    None => Err(AuthError::unknown_user()),
+                }
+            }));
     let r = send(&layer, with_bearer(&token_for("alice"))).await;
     assert_fastapi(&r, StatusCode::BAD_REQUEST, "Inactive user", None);
 }

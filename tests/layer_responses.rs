@@ -83,14 +83,24 @@ async fn standards_every_client_error_carries_a_bearer_challenge() {
 #[tokio::test]
 async fn fastapi_no_credentials_is_not_authenticated() {
     let r = send(&fastapi(), request()).await;
-    assert_fastapi(&r, StatusCode::UNAUTHORIZED, "Not authenticated", Some("Bearer"));
+    assert_fastapi(
+        &r,
+        StatusCode::UNAUTHORIZED,
+        "Not authenticated",
+        Some("Bearer"),
+    );
     assert_eq!(r.kind(), Some(AuthErrorKind::MissingCredentials));
 }
 
 #[tokio::test]
 async fn fastapi_basic_scheme_is_not_authenticated() {
     let r = send(&fastapi(), with_authorization(&[b"Basic dXNlcjpwYXNz"])).await;
-    assert_fastapi(&r, StatusCode::UNAUTHORIZED, "Not authenticated", Some("Bearer"));
+    assert_fastapi(
+        &r,
+        StatusCode::UNAUTHORIZED,
+        "Not authenticated",
+        Some("Bearer"),
+    );
 }
 
 #[tokio::test]
@@ -146,7 +156,11 @@ async fn fastapi_tab_separator_is_could_not_validate_credentials() {
 #[tokio::test]
 async fn fastapi_two_field_lines_are_could_not_validate_credentials() {
     let v = format!("Bearer {}", valid_token());
-    let r = send(&fastapi(), with_authorization(&[v.as_bytes(), v.as_bytes()])).await;
+    let r = send(
+        &fastapi(),
+        with_authorization(&[v.as_bytes(), v.as_bytes()]),
+    )
+    .await;
     assert_fastapi(
         &r,
         StatusCode::UNAUTHORIZED,
@@ -197,7 +211,10 @@ fn bad_tokens() -> Vec<String> {
     let p = |extra: &str| format!(r#"{{"sub":"{SECRET_SUB}","exp":{EXP}{extra}}}"#);
     vec![
         // expired
-        hs256(&format!(r#"{{"sub":"{SECRET_SUB}","exp":{}}}"#, NOW - 10_000)),
+        hs256(&format!(
+            r#"{{"sub":"{SECRET_SUB}","exp":{}}}"#,
+            NOW - 10_000
+        )),
         // wrong key
         hmac_token(
             tower_jwt_auth::Algorithm::HS256,
@@ -206,7 +223,10 @@ fn bad_tokens() -> Vec<String> {
             &p(""),
         ),
         // unknown kid
-        hs256_raw(&format!(r#"{{"alg":"HS256","kid":"{SECRET_KID}"}}"#), &p("")),
+        hs256_raw(
+            &format!(r#"{{"alg":"HS256","kid":"{SECRET_KID}"}}"#),
+            &p(""),
+        ),
         // alg none
         format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(p(""))),
         // wrong audience, issuer in the future
@@ -251,7 +271,10 @@ fn assert_no_echo(r: &Reply, token: &str) {
     forbidden.extend(parts);
     let mut texts: Vec<String> = vec![r.body.clone()];
     for (name, value) in &r.headers {
-        texts.push(format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())));
+        texts.push(format!(
+            "{name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
     }
     if let Some(e) = &r.error {
         texts.push(format!("{e:?}"));
@@ -296,7 +319,11 @@ async fn no_token_text_is_echoed_on_a_scoped_route() {
 
 #[tokio::test]
 async fn no_header_text_is_echoed_for_bad_characters() {
-    let r = send(&layer(), with_authorization(&[b"Bearer abc\"must-not-leak\\"])).await;
+    let r = send(
+        &layer(),
+        with_authorization(&[b"Bearer abc\"must-not-leak\\"]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_no_echo(&r, "abc\"must-not-leak\\");
 }
@@ -346,23 +373,34 @@ async fn custom_realm_in_an_error_challenge() {
     let r = send(&layer, with_bearer("not.a.jwt")).await;
     assert_eq!(
         r.challenge(),
-        Some(r#"Bearer realm="example", error="invalid_token", error_description="Malformed token""#)
+        Some(
+            r#"Bearer realm="example", error="invalid_token", error_description="Malformed token""#
+        )
     );
 }
 
 #[test]
 fn realm_with_a_quote_is_refused() {
-    assert_eq!(layer().realm("a\"b").unwrap_err(), ConfigError::InvalidRealm);
+    assert_eq!(
+        layer().realm("a\"b").unwrap_err(),
+        ConfigError::InvalidRealm
+    );
 }
 
 #[test]
 fn realm_with_a_backslash_is_refused() {
-    assert_eq!(layer().realm("a\\b").unwrap_err(), ConfigError::InvalidRealm);
+    assert_eq!(
+        layer().realm("a\\b").unwrap_err(),
+        ConfigError::InvalidRealm
+    );
 }
 
 #[test]
 fn realm_with_non_ascii_is_refused() {
-    assert_eq!(layer().realm("réalm").unwrap_err(), ConfigError::InvalidRealm);
+    assert_eq!(
+        layer().realm("réalm").unwrap_err(),
+        ConfigError::InvalidRealm
+    );
 }
 
 #[test]
@@ -395,7 +433,12 @@ fn default_rejection_builds_challenges() {
 // === reject_with ========================================================================
 
 fn teapot(e: &AuthError, ctx: &RejectContext<'_>) -> Response<Bytes> {
-    let body = format!("{} {} {}", ctx.method(), ctx.uri().path(), e.kind().as_str());
+    let body = format!(
+        "{} {} {}",
+        ctx.method(),
+        ctx.uri().path(),
+        e.kind().as_str()
+    );
     Response::builder()
         .status(StatusCode::IM_A_TEAPOT)
         .header("x-custom", "yes")
@@ -450,10 +493,14 @@ async fn reject_with_a_closure_capturing_state() {
 
 // === gRPC requests ==========================================================================
 
-fn grpc(req: http::Request<http_body_util::Full<Bytes>>) -> http::Request<http_body_util::Full<Bytes>> {
+fn grpc(
+    req: http::Request<http_body_util::Full<Bytes>>,
+) -> http::Request<http_body_util::Full<Bytes>> {
     let mut req = req;
-    req.headers_mut()
-        .insert(CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+    req.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
     req
 }
 
@@ -497,7 +544,11 @@ async fn optional_mode_without_credentials_passes_with_no_claims() {
 
 #[tokio::test]
 async fn optional_mode_with_another_scheme_passes_with_no_claims() {
-    let r = send(&layer().optional(), with_authorization(&[b"Basic dXNlcjpwYXNz"])).await;
+    let r = send(
+        &layer().optional(),
+        with_authorization(&[b"Basic dXNlcjpwYXNz"]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.seen::<Claims>().is_none());
 }

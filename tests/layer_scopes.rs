@@ -55,7 +55,10 @@ async fn granted_scope_in_scp_array_passes() {
 
 #[tokio::test]
 async fn missing_scope_is_403_insufficient_scope() {
-    assert_insufficient(&send(&scoped(), with_bearer(&scope_token("items"))).await, "me");
+    assert_insufficient(
+        &send(&scoped(), with_bearer(&scope_token("items"))).await,
+        "me",
+    );
 }
 
 #[tokio::test]
@@ -70,7 +73,10 @@ async fn empty_scope_claim_is_403() {
 
 #[tokio::test]
 async fn scopes_are_case_sensitive() {
-    assert_insufficient(&send(&scoped(), with_bearer(&scope_token("ME"))).await, "me");
+    assert_insufficient(
+        &send(&scoped(), with_bearer(&scope_token("ME"))).await,
+        "me",
+    );
 }
 
 #[tokio::test]
@@ -116,7 +122,10 @@ async fn scopes_on_a_clone_leave_the_base_layer_unchanged() {
 
 #[tokio::test]
 async fn invalid_token_on_a_scoped_route_names_the_scope() {
-    let expired = hs256(&format!(r#"{{"sub":"johndoe","exp":{},"scope":"me"}}"#, NOW - 3600));
+    let expired = hs256(&format!(
+        r#"{{"sub":"johndoe","exp":{},"scope":"me"}}"#,
+        NOW - 3600
+    ));
     let r = send(&scoped(), with_bearer(&expired)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.kind(), Some(AuthErrorKind::InvalidToken));
@@ -149,7 +158,10 @@ fn invalid_scope_names_are_refused() {
 // --- FastAPI style -------------------------------------------------------------
 
 fn fastapi_scoped() -> AuthLayer {
-    layer().style(Style::FastApi).require_scopes(["me"]).unwrap()
+    layer()
+        .style(Style::FastApi)
+        .require_scopes(["me"])
+        .unwrap()
 }
 
 #[tokio::test]
@@ -194,7 +206,12 @@ async fn fastapi_invalid_token_on_a_scoped_route_names_the_scope() {
 async fn fastapi_no_credentials_on_a_scoped_route_is_not_authenticated() {
     // OAuth2PasswordBearer answers before the scopes are looked at.
     let r = send(&fastapi_scoped(), request()).await;
-    assert_fastapi(&r, StatusCode::UNAUTHORIZED, "Not authenticated", Some("Bearer"));
+    assert_fastapi(
+        &r,
+        StatusCode::UNAUTHORIZED,
+        "Not authenticated",
+        Some("Bearer"),
+    );
 }
 
 #[tokio::test]
