@@ -342,12 +342,15 @@ impl<P> fmt::Debug for MemoryStore<P> {
     }
 }
 
-impl<P> MemoryStore<P> {
-    /// An empty store.
+impl MemoryStore<UserProfile> {
+    /// An empty store of [`UserProfile`]s. For another profile type, use
+    /// `MemoryStore::<P>::default()`.
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<P> MemoryStore<P> {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, StoredUser<P>>> {
         self.users.read().unwrap_or_else(PoisonError::into_inner)
     }
