@@ -41,7 +41,10 @@ async fn success_answer_standards_style() {
     assert_eq!(keys.len(), 3, "{body}");
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 1800);
-    assert!(body.get("scope").is_none(), "no scope requested, none granted");
+    assert!(
+        body.get("scope").is_none(),
+        "no scope requested, none granted"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +88,9 @@ async fn ttl_issuer_audience_and_typ_are_configurable() {
     assert_eq!(header["kid"], "k1");
     assert_eq!(raw["iss"], "https://auth.example");
     assert_eq!(raw["aud"], "api");
-    let verifying = VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("k1");
+    let verifying = VerifyingKey::hmac(Algorithm::HS256, SECRET)
+        .unwrap()
+        .with_kid("k1");
     let c: Claims = JwtValidator::from_key(verifying)
         .unwrap()
         .issuer(["https://auth.example"])
@@ -99,7 +104,10 @@ async fn ttl_issuer_audience_and_typ_are_configurable() {
 async fn several_audiences_are_an_array() {
     let server = serve_endpoint(builder(store()).audience(["api", "admin"]).build()).await;
     let token = login(&server, "johndoe", "secret").await.token();
-    assert_eq!(decode_parts(&token).1["aud"], serde_json::json!(["api", "admin"]));
+    assert_eq!(
+        decode_parts(&token).1["aud"],
+        serde_json::json!(["api", "admin"])
+    );
 }
 
 #[test]
@@ -112,9 +120,10 @@ fn ttl_under_a_second_is_refused() {
 #[tokio::test]
 async fn get_is_405_with_allow_post() {
     let (server, store) = counting_server().await;
-    let req = Request::get(server.url("/token?grant_type=password&username=johndoe&password=secret"))
-        .body(full(Bytes::new()))
-        .unwrap();
+    let req =
+        Request::get(server.url("/token?grant_type=password&username=johndoe&password=secret"))
+            .body(full(Bytes::new()))
+            .unwrap();
     let answer = send(req).await;
     answer.assert_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request");
     assert_eq!(answer.header("allow"), Some("POST"));
@@ -138,9 +147,13 @@ async fn json_body_is_invalid_request() {
     let (server, store) = counting_server().await;
     let req = Request::post(server.url("/token"))
         .header("content-type", "application/json")
-        .body(full(r#"{"grant_type":"password","username":"johndoe","password":"secret"}"#))
+        .body(full(
+            r#"{"grant_type":"password","username":"johndoe","password":"secret"}"#,
+        ))
         .unwrap();
-    send(req).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    send(req)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     assert_eq!(store.finds(), 0);
 }
 
@@ -150,7 +163,9 @@ async fn missing_content_type_is_invalid_request() {
     let req = Request::post(server.url("/token"))
         .body(full("grant_type=password&username=johndoe&password=secret"))
         .unwrap();
-    send(req).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    send(req)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     assert_eq!(store.finds(), 0);
 }
 
@@ -158,7 +173,10 @@ async fn missing_content_type_is_invalid_request() {
 async fn content_type_parameters_and_case_are_accepted() {
     let server = serve_endpoint(builder(store()).build()).await;
     let req = Request::post(server.url("/token"))
-        .header("content-type", "Application/X-WWW-Form-URLEncoded; charset=UTF-8")
+        .header(
+            "content-type",
+            "Application/X-WWW-Form-URLEncoded; charset=UTF-8",
+        )
         .body(full("grant_type=password&username=johndoe&password=secret"))
         .unwrap();
     assert_eq!(send(req).await.status, StatusCode::OK);
@@ -168,10 +186,15 @@ async fn content_type_parameters_and_case_are_accepted() {
 async fn charset_other_than_utf8_is_invalid_request() {
     let (server, store) = counting_server().await;
     let req = Request::post(server.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded; charset=iso-8859-1")
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=iso-8859-1",
+        )
         .body(full("grant_type=password&username=johndoe&password=secret"))
         .unwrap();
-    send(req).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    send(req)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     assert_eq!(store.finds(), 0);
 }
 
@@ -257,7 +280,9 @@ async fn percent_encoded_utf8_password_logs_in() {
     ));
     let server = serve_endpoint(builder(store).build()).await;
     assert_eq!(
-        login(&server, "jürgen", "pässwörd mit leerzeichen").await.status,
+        login(&server, "jürgen", "pässwörd mit leerzeichen")
+            .await
+            .status,
         StatusCode::OK
     );
 }
@@ -307,7 +332,11 @@ async fn missing_username_is_invalid_request() {
 
 #[tokio::test]
 async fn empty_username_is_invalid_request() {
-    assert_refused_early("grant_type=password&username=&password=secret", "invalid_request").await;
+    assert_refused_early(
+        "grant_type=password&username=&password=secret",
+        "invalid_request",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -317,7 +346,11 @@ async fn missing_password_is_invalid_request() {
 
 #[tokio::test]
 async fn empty_password_is_invalid_request() {
-    assert_refused_early("grant_type=password&username=johndoe&password=", "invalid_request").await;
+    assert_refused_early(
+        "grant_type=password&username=johndoe&password=",
+        "invalid_request",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -365,7 +398,10 @@ async fn password_at_the_cap_is_checked() {
         hash(&"x".repeat(1024)),
     ));
     let server = serve_endpoint(builder(store).build()).await;
-    assert_eq!(login(&server, "long", &"x".repeat(1024)).await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "long", &"x".repeat(1024)).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -428,11 +464,14 @@ async fn unknown_parameters_and_client_credentials_are_ignored() {
 #[tokio::test]
 async fn credentials_in_the_query_are_never_read() {
     let (server, store) = counting_server().await;
-    let req = Request::post(server.url("/token?grant_type=password&username=johndoe&password=secret"))
-        .header("content-type", FORM)
-        .body(full(Bytes::new()))
-        .unwrap();
-    send(req).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    let req =
+        Request::post(server.url("/token?grant_type=password&username=johndoe&password=secret"))
+            .header("content-type", FORM)
+            .body(full(Bytes::new()))
+            .unwrap();
+    send(req)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     assert_eq!(store.finds(), 0);
 }
 
@@ -465,7 +504,10 @@ async fn disabled_user_is_invalid_grant_even_with_the_right_password() {
 #[tokio::test]
 async fn disabled_user_gets_a_token_without_check_disabled() {
     let server = serve_endpoint(builder(store()).check_disabled(false).build()).await;
-    assert_eq!(login(&server, "bob", "builder").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "bob", "builder").await.status,
+        StatusCode::OK
+    );
     // A wrong password is still refused.
     login(&server, "bob", "wrong")
         .await
@@ -537,7 +579,10 @@ async fn store_failure_is_503() {
 async fn async_store_logs_in() {
     let store = Counting::new(store());
     let server = serve_endpoint(builder(store.clone()).build()).await;
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
     assert_eq!(store.finds(), 1);
 }
 
@@ -545,11 +590,17 @@ async fn async_store_logs_in() {
 
 fn weak_store() -> MemoryStore {
     // m=8 MiB, t=1: weaker than the 16 MiB, t=1 policy below.
-    MemoryStore::new().with_user(StoredUser::from_profile(UserProfile::new("old"), hash("pw")))
+    MemoryStore::new().with_user(StoredUser::from_profile(
+        UserProfile::new("old"),
+        hash("pw"),
+    ))
 }
 
 fn policy_16m() -> PasswordHasher {
-    PasswordHasher::builder().params(16384, 1, 1).unwrap().build()
+    PasswordHasher::builder()
+        .params(16384, 1, 1)
+        .unwrap()
+        .build()
 }
 
 #[tokio::test]
@@ -565,7 +616,10 @@ async fn weak_hash_is_replaced_after_a_successful_login() {
 
     assert_eq!(login(&server, "old", "pw").await.status, StatusCode::OK);
     let after = store.get("old").unwrap().password_hash().to_owned();
-    assert!(after.starts_with("$argon2id$v=19$m=16384,t=1,p=1$"), "{after}");
+    assert!(
+        after.starts_with("$argon2id$v=19$m=16384,t=1,p=1$"),
+        "{after}"
+    );
     assert!(!policy_16m().needs_rehash(&after));
     // The new hash works.
     assert_eq!(login(&server, "old", "pw").await.status, StatusCode::OK);
@@ -675,7 +729,10 @@ async fn fastapi_bad_credentials_are_401_with_bearer_challenge() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
         answer.assert_no_store();
         assert_eq!(answer.header("www-authenticate"), Some("Bearer"));
-        assert_eq!(answer.body, r#"{"detail":"Incorrect username or password"}"#);
+        assert_eq!(
+            answer.body,
+            r#"{"detail":"Incorrect username or password"}"#
+        );
     }
 }
 
@@ -690,7 +747,10 @@ async fn fastapi_scopes_tutorial_answers_400_without_challenge() {
     let answer = login(&server, "johndoe", "wrong").await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert!(answer.header("www-authenticate").is_none());
-    assert_eq!(answer.body, r#"{"detail":"Incorrect username or password"}"#);
+    assert_eq!(
+        answer.body,
+        r#"{"detail":"Incorrect username or password"}"#
+    );
 }
 
 #[tokio::test]
@@ -703,7 +763,11 @@ async fn fastapi_style_lets_grant_type_be_absent() {
 #[tokio::test]
 async fn fastapi_style_splits_scopes_on_any_whitespace() {
     let server = serve_endpoint(builder(store()).style(Style::FastApi).build()).await;
-    let answer = post_form(&server, "username=alice&password=wonderland&scope=+me++items+").await;
+    let answer = post_form(
+        &server,
+        "username=alice&password=wonderland&scope=+me++items+",
+    )
+    .await;
     assert_eq!(claims(&answer.token()).scope(), Some("me items"));
 }
 
@@ -714,7 +778,9 @@ async fn fastapi_style_other_refusals_carry_detail() {
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     answer.assert_no_store();
     assert_eq!(answer.json()["detail"], "Missing parameter: password");
-    let req = Request::get(server.url("/token")).body(full(Bytes::new())).unwrap();
+    let req = Request::get(server.url("/token"))
+        .body(full(Bytes::new()))
+        .unwrap();
     let answer = send(req).await;
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(answer.body, r#"{"detail":"Method Not Allowed"}"#);
@@ -734,7 +800,9 @@ async fn standards_style_with_401_adds_a_challenge() {
 
 #[test]
 fn bad_credentials_status_must_be_400_or_401() {
-    assert!(builder(store()).bad_credentials_status(StatusCode::FORBIDDEN).is_err());
+    assert!(builder(store())
+        .bad_credentials_status(StatusCode::FORBIDDEN)
+        .is_err());
 }
 
 // ---------------------------------------------------------------- service contract

@@ -27,13 +27,22 @@ fn example() -> PathBuf {
     .filter_map(|(name, on)| on.then_some(name))
     .collect();
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "hash-password", "--no-default-features"])
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "hash-password",
+            "--no-default-features",
+        ])
         .arg("--features")
         .arg(features.join(","))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .unwrap();
-    assert!(status.success(), "cargo build --example hash-password failed");
+    assert!(
+        status.success(),
+        "cargo build --example hash-password failed"
+    );
     bin
 }
 
@@ -124,12 +133,21 @@ fn invalid_utf8_is_refused() {
 
 #[test]
 fn bad_params_are_a_usage_error() {
-    for args in [&["--params", "1,2"][..], &["--params", "x,y,z"], &["--params"], &["--bogus"]] {
+    for args in [
+        &["--params", "1,2"][..],
+        &["--params", "x,y,z"],
+        &["--params"],
+        &["--bogus"],
+    ] {
         let run = run(args, b"secret");
         assert_eq!(run.code, 2, "{args:?}");
         assert!(run.stderr.contains("usage"), "{args:?}: {}", run.stderr);
     }
     let run = run(&["--params", "1,1,1"], b"secret");
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("invalid argon2 parameters"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid argon2 parameters"),
+        "{}",
+        run.stderr
+    );
 }

@@ -36,7 +36,10 @@ async fn tutorial_user_logs_in_with_the_default_policy() {
         .throttle(Throttle::disabled())
         .build();
     let server = serve_endpoint(endpoint).await;
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
     login(&server, "johndoe", "wrong")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
@@ -46,9 +49,15 @@ async fn tutorial_user_logs_in_with_the_default_policy() {
 
 #[tokio::test]
 async fn new_hashes_use_the_owasp_policy() {
-    let phc = PasswordHasher::new().hash(PASSWORD.as_bytes()).await.unwrap();
+    let phc = PasswordHasher::new()
+        .hash(PASSWORD.as_bytes())
+        .await
+        .unwrap();
     assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-    assert!(PasswordHasher::new().verify(PASSWORD.as_bytes(), &phc).await.unwrap());
+    assert!(PasswordHasher::new()
+        .verify(PASSWORD.as_bytes(), &phc)
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -83,13 +92,21 @@ async fn pyjwt_decodes_an_issued_token() {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["scope"], "me items");
     assert_eq!(claims["aud"], "api");
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 1800);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        1800
+    );
 }
 
 #[tokio::test]
 async fn pyjwt_decodes_a_fastapi_style_token_like_the_tutorial() {
     let Some(python) = python() else { return };
-    let server = serve_endpoint(builder(store()).style(tower_jwt_auth::Style::FastApi).build()).await;
+    let server = serve_endpoint(
+        builder(store())
+            .style(tower_jwt_auth::Style::FastApi)
+            .build(),
+    )
+    .await;
     let token = login(&server, "johndoe", "secret").await.token();
     // The tutorial's get_current_user: jwt.decode(token, SECRET_KEY, algorithms=[ALGORITHM]).
     let out = run_python(
@@ -129,7 +146,10 @@ async fn pwdlib_hashes_verify_here() {
 #[tokio::test]
 async fn our_hashes_verify_in_pwdlib() {
     let Some(python) = python() else { return };
-    let policy = PasswordHasher::new().hash(PASSWORD.as_bytes()).await.unwrap();
+    let policy = PasswordHasher::new()
+        .hash(PASSWORD.as_bytes())
+        .await
+        .unwrap();
     let tutorial_params = PasswordHasher::builder()
         .params(65536, 3, 4)
         .unwrap()

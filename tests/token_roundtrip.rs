@@ -17,7 +17,10 @@ use tower_jwt_auth::{AuthLayer, Claims, Style};
 
 /// `GET /users/me`: the resolved profile as JSON (FastAPI's `read_users_me`).
 async fn users_me(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let user = req.extensions().get::<UserProfile>().expect("set by AuthLayer");
+    let user = req
+        .extensions()
+        .get::<UserProfile>()
+        .expect("set by AuthLayer");
     let claims = req.extensions().get::<Claims>().expect("set by AuthLayer");
     assert_eq!(claims.sub(), Some(user.username.as_str()));
     Ok(Response::new(Full::from(serde_json::to_vec(user).unwrap())))
@@ -33,7 +36,9 @@ where
         .style(style)
         .resolve_user(endpoint.resolver())
         .require_active(|u: &UserProfile| !u.disabled);
-    let me = ServiceBuilder::new().layer(base.clone()).service_fn(users_me);
+    let me = ServiceBuilder::new()
+        .layer(base.clone())
+        .service_fn(users_me);
     let items = ServiceBuilder::new()
         .layer(base.require_scopes(["items"]).unwrap())
         .service_fn(users_me);
@@ -60,7 +65,9 @@ async fn token_from_the_endpoint_lets_the_handler_see_the_user() {
 #[tokio::test]
 async fn without_a_token_the_layer_refuses() {
     let server = app(builder(store()).build(), Style::Standards).await;
-    let req = Request::get(server.url("/users/me")).body(full(Bytes::new())).unwrap();
+    let req = Request::get(server.url("/users/me"))
+        .body(full(Bytes::new()))
+        .unwrap();
     assert_eq!(send(req).await.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -69,19 +76,28 @@ async fn a_user_disabled_after_login_is_refused_by_the_layer() {
     let store = store();
     let server = app(builder(store.clone()).build(), Style::Standards).await;
     let token = login(&server, "johndoe", "secret").await.token();
-    assert_eq!(get_with_token(&server, "/users/me", &token).await.status, StatusCode::OK);
+    assert_eq!(
+        get_with_token(&server, "/users/me", &token).await.status,
+        StatusCode::OK
+    );
 
     store.update("johndoe", |u| u.set_profile_disabled(true));
     let answer = get_with_token(&server, "/users/me", &token).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.json()["error_description"], "Inactive user");
-    assert!(answer.header("www-authenticate").unwrap().contains("invalid_token"));
+    assert!(answer
+        .header("www-authenticate")
+        .unwrap()
+        .contains("invalid_token"));
 }
 
 #[tokio::test]
 async fn fastapi_style_disabled_user_gets_400_inactive_user() {
     // FastAPI's /token does not look at `disabled`; /users/me answers 400.
-    let endpoint = builder(store()).style(Style::FastApi).check_disabled(false).build();
+    let endpoint = builder(store())
+        .style(Style::FastApi)
+        .check_disabled(false)
+        .build();
     let server = app(endpoint, Style::FastApi).await;
     let token = login(&server, "bob", "builder").await.token();
     let answer = get_with_token(&server, "/users/me", &token).await;
@@ -113,7 +129,11 @@ async fn refuse_disabled_refuses_at_resolution_before_the_scope_check() {
                 .unwrap(),
         )
         .service_fn(users_me);
-    let server = serve(router(vec![("/token", boxed(endpoint)), ("/items", boxed(items))])).await;
+    let server = serve(router(vec![
+        ("/token", boxed(endpoint)),
+        ("/items", boxed(items)),
+    ]))
+    .await;
     // bob is disabled and has no `items` scope: resolution refuses first.
     let token = login(&server, "bob", "builder").await.token();
     let answer = get_with_token(&server, "/items", &token).await;
@@ -124,7 +144,11 @@ async fn refuse_disabled_refuses_at_resolution_before_the_scope_check() {
 #[tokio::test]
 async fn without_refuse_disabled_the_scope_check_comes_first() {
     // FastAPI's order: scopes (get_current_user), then active.
-    let server = app(builder(store()).check_disabled(false).build(), Style::Standards).await;
+    let server = app(
+        builder(store()).check_disabled(false).build(),
+        Style::Standards,
+    )
+    .await;
     let token = login(&server, "bob", "builder").await.token();
     let answer = get_with_token(&server, "/items", &token).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
@@ -145,7 +169,10 @@ async fn granted_scopes_open_scoped_routes() {
     )
     .await
     .token();
-    assert_eq!(get_with_token(&server, "/items", &with).await.status, StatusCode::OK);
+    assert_eq!(
+        get_with_token(&server, "/items", &with).await.status,
+        StatusCode::OK
+    );
     let without = login(&server, "alice", "wonderland").await.token();
     assert_eq!(
         get_with_token(&server, "/items", &without).await.status,
@@ -183,7 +210,10 @@ async fn a_failing_store_makes_the_layer_answer_503() {
 
 #[tokio::test]
 async fn fastapi_tutorial_flow() {
-    let endpoint = builder(store()).style(Style::FastApi).check_disabled(false).build();
+    let endpoint = builder(store())
+        .style(Style::FastApi)
+        .check_disabled(false)
+        .build();
     let server = app(endpoint, Style::FastApi).await;
 
     let bad = login(&server, "johndoe", "nope").await;
@@ -201,5 +231,8 @@ async fn fastapi_tutorial_flow() {
 
     let garbage = get_with_token(&server, "/users/me", "not.a.token").await;
     assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(garbage.body, r#"{"detail":"Could not validate credentials"}"#);
+    assert_eq!(
+        garbage.body,
+        r#"{"detail":"Could not validate credentials"}"#
+    );
 }

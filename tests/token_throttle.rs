@@ -7,23 +7,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
-use tokio::sync::Semaphore;
 use token_common::*;
+use tokio::sync::Semaphore;
 use tower_jwt_auth::token::{PasswordHasher, Throttle};
 use tower_jwt_auth::AuthLayer;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn per_username(n: u32) -> Throttle {
-    Throttle::new().per_username(n, HOUR).unwrap().without_per_ip()
+    Throttle::new()
+        .per_username(n, HOUR)
+        .unwrap()
+        .without_per_ip()
 }
 
 fn per_ip(n: u32) -> Throttle {
-    Throttle::new().without_per_username().per_ip(n, HOUR).unwrap()
+    Throttle::new()
+        .without_per_username()
+        .per_ip(n, HOUR)
+        .unwrap()
 }
 
 fn retry_after(a: &Answer) -> u64 {
-    a.header("retry-after").expect("Retry-After").parse().unwrap()
+    a.header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -51,7 +60,10 @@ async fn throttled_answer_is_the_same_for_right_and_wrong_passwords() {
     let wrong = login(&server, "johndoe", "wrong").await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(right.body, wrong.body);
-    assert_eq!(right.header("retry-after").is_some(), wrong.header("retry-after").is_some());
+    assert_eq!(
+        right.header("retry-after").is_some(),
+        wrong.header("retry-after").is_some()
+    );
     right.assert_no_store();
     // Throttled attempts are refused before hashing: unknown users too.
     let before = hasher.dummy_verifications();
@@ -70,7 +82,10 @@ async fn username_throttle_does_not_touch_other_users() {
         login(&server, "johndoe", "secret").await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
-    assert_eq!(login(&server, "alice", "wonderland").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "alice", "wonderland").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -78,10 +93,16 @@ async fn a_successful_login_clears_the_username_counter() {
     let server = serve_endpoint(builder(store()).throttle(per_username(3)).build()).await;
     login(&server, "johndoe", "wrong").await;
     login(&server, "johndoe", "wrong").await;
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
     login(&server, "johndoe", "wrong").await;
     login(&server, "johndoe", "wrong").await;
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -122,7 +143,10 @@ async fn bad_requests_do_not_count_as_failures() {
             .await
             .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     }
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
 }
 
 // ---------------------------------------------------------------- hashing pool
@@ -155,7 +179,10 @@ async fn saturated_pool_answers_503_with_retry_after() {
         .assert_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
 
     drop(held);
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -167,7 +194,10 @@ async fn zero_queue_wait_refuses_at_once_when_busy() {
         .await
         .assert_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
     drop(held);
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -206,7 +236,10 @@ async fn busy_answers_do_not_count_as_failures() {
         );
     }
     drop(held);
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -224,7 +257,11 @@ async fn protected_routes_answer_while_every_hashing_slot_is_taken() {
                 bytes::Bytes::from_static(b"ok"),
             )))
         });
-    let server = serve(router(vec![("/token", boxed(endpoint)), ("/me", boxed(me))])).await;
+    let server = serve(router(vec![
+        ("/token", boxed(endpoint)),
+        ("/me", boxed(me)),
+    ]))
+    .await;
 
     let held = slots.clone().acquire_owned().await.unwrap();
     // A login is queued on the taken slot ...

@@ -99,7 +99,10 @@ async fn store_from_a_toml_file_serves_logins() {
     let file = TempFile::new("users.toml", TOML);
     let store = MemoryStore::from_file(&file.0).unwrap();
     let server = serve_endpoint(builder(store).build()).await;
-    assert_eq!(login(&server, "johndoe", "secret").await.status, StatusCode::OK);
+    assert_eq!(
+        login(&server, "johndoe", "secret").await.status,
+        StatusCode::OK
+    );
     login(&server, "alice", "secret")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
@@ -113,7 +116,9 @@ fn store_from_a_json_file() {
 
 #[test]
 fn empty_toml_file_has_no_users() {
-    assert!(UsersFile::parse("", UsersFileFormat::Toml).unwrap().is_empty());
+    assert!(UsersFile::parse("", UsersFileFormat::Toml)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -127,7 +132,11 @@ fn unknown_extension_is_refused() {
 #[test]
 fn missing_file_is_refused_with_its_path() {
     let err = UsersFile::load("/nonexistent/users.toml").unwrap_err();
-    assert!(err.to_string().starts_with("/nonexistent/users.toml: cannot read"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/users.toml: cannot read"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -136,7 +145,10 @@ fn error_display_has_path_line_and_column() {
     let err = UsersFile::load(&file.0).unwrap_err();
     assert_eq!(err.line(), Some(2));
     let shown = err.to_string();
-    assert!(shown.starts_with(&format!("{}:2:", file.0.display())), "{shown}");
+    assert!(
+        shown.starts_with(&format!("{}:2:", file.0.display())),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -204,7 +216,9 @@ fn duplicate_user_in_json_is_refused_with_its_line() {
 
 #[test]
 fn unknown_field_is_refused() {
-    let err = toml_err(&format!("[johndoe]\nhashed_pasword = \"{TUTORIAL_HASH}\"\n"));
+    let err = toml_err(&format!(
+        "[johndoe]\nhashed_pasword = \"{TUTORIAL_HASH}\"\n"
+    ));
     assert!(err.reason().contains("hashed_pasword"), "{err}");
     assert!(!err.to_string().contains("wagCPX"), "{err}");
 }
@@ -219,29 +233,40 @@ fn username_differing_from_its_key_is_refused() {
 
 #[test]
 fn empty_username_is_refused() {
-    let err = json_err(&format!("{{\"\": {{\"hashed_password\": \"{TUTORIAL_HASH}\"}}}}"));
+    let err = json_err(&format!(
+        "{{\"\": {{\"hashed_password\": \"{TUTORIAL_HASH}\"}}}}"
+    ));
     assert!(err.reason().contains("empty username"), "{err}");
 }
 
 #[test]
 fn username_with_a_line_break_is_refused() {
-    let err = json_err(&format!("{{\"john\\ndoe\": {{\"hashed_password\": \"{TUTORIAL_HASH}\"}}}}"));
+    let err = json_err(&format!(
+        "{{\"john\\ndoe\": {{\"hashed_password\": \"{TUTORIAL_HASH}\"}}}}"
+    ));
     assert!(err.reason().contains("line break"), "{err}");
 }
 
 #[test]
 fn invalid_scope_is_refused_with_its_line() {
-    let err = toml_err(&format!("[johndoe]\nhashed_password = \"{TUTORIAL_HASH}\"\nscopes = [\"me\", \"read write\"]\n"));
+    let err = toml_err(&format!(
+        "[johndoe]\nhashed_password = \"{TUTORIAL_HASH}\"\nscopes = [\"me\", \"read write\"]\n"
+    ));
     assert_eq!(err.line(), Some(3), "{err}");
     assert!(err.reason().contains("invalid scope"), "{err}");
 }
 
 #[test]
 fn a_hash_in_the_wrong_field_is_not_printed() {
-    let err = toml_err(&format!("[johndoe]\nhashed_password = \"{TUTORIAL_HASH}\"\ndisabled = \"{TUTORIAL_HASH}\"\n"));
+    let err = toml_err(&format!(
+        "[johndoe]\nhashed_password = \"{TUTORIAL_HASH}\"\ndisabled = \"{TUTORIAL_HASH}\"\n"
+    ));
     assert_eq!(err.line(), Some(3), "{err}");
     let shown = err.to_string();
-    assert!(!shown.contains("wagCPX") && !shown.contains("argon2"), "{shown}");
+    assert!(
+        !shown.contains("wagCPX") && !shown.contains("argon2"),
+        "{shown}"
+    );
     let err = json_err(&format!(
         "{{\"johndoe\": {{\"hashed_password\": \"{TUTORIAL_HASH}\", \"email\": [\"{TUTORIAL_HASH}\"]}}}}"
     ));

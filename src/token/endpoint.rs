@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
@@ -99,7 +101,10 @@ impl<S: fmt::Debug> fmt::Debug for TokenEndpoint<S> {
             .field("max_username_len", &c.max_username_len)
             .field("max_password_len", &c.max_password_len)
             .field("rehash", &c.rehash)
-            .field("client_ip", &c.client_ip.as_ref().map_or("SocketAddr", |_| "<fn>"))
+            .field(
+                "client_ip",
+                &c.client_ip.as_ref().map_or("SocketAddr", |_| "<fn>"),
+            )
             .finish()
     }
 }
@@ -392,9 +397,11 @@ where
     }
 }
 
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
+
 /// The response future of [`TokenEndpoint`].
 pub struct ResponseFuture {
-    inner: Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>,
+    inner: BoxFuture,
 }
 
 impl fmt::Debug for ResponseFuture {

@@ -8,7 +8,6 @@
 
 use std::fmt;
 
-
 /// Why a token request is refused before any credential is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FormError {
@@ -81,9 +80,7 @@ pub(crate) fn parse(body: &[u8], rules: FormRules) -> Result<TokenRequest, FormE
             _ => continue,
         };
         if value.contains(['\r', '\n']) {
-            return Err(FormError::InvalidRequest(
-                "Line break in a parameter value",
-            ));
+            return Err(FormError::InvalidRequest("Line break in a parameter value"));
         }
         // RFC 6749 §3.2: a parameter without a value is treated as omitted.
         if value.is_empty() {
@@ -99,11 +96,7 @@ pub(crate) fn parse(body: &[u8], rules: FormRules) -> Result<TokenRequest, FormE
         Some("password") => {}
         Some(_) => return Err(FormError::UnsupportedGrantType),
         None if rules.lenient => {}
-        None => {
-            return Err(FormError::InvalidRequest(
-                "Missing parameter: grant_type",
-            ))
-        }
+        None => return Err(FormError::InvalidRequest("Missing parameter: grant_type")),
     }
     let username = f
         .username
@@ -212,7 +205,8 @@ mod tests {
 
     #[test]
     fn decodes_plus_and_percent() {
-        let r = ok("grant_type=password&username=john+doe&password=p%40ss%20w%C3%B6rd&scope=me+items");
+        let r =
+            ok("grant_type=password&username=john+doe&password=p%40ss%20w%C3%B6rd&scope=me+items");
         assert_eq!(r.username, "john doe");
         assert_eq!(r.password.0, "p@ss wörd");
         assert_eq!(r.scopes, ["me", "items"]);
@@ -220,12 +214,21 @@ mod tests {
 
     #[test]
     fn nul_in_password_is_kept() {
-        assert_eq!(ok("grant_type=password&username=a&password=x%00y").password.0, "x\0y");
+        assert_eq!(
+            ok("grant_type=password&username=a&password=x%00y")
+                .password
+                .0,
+            "x\0y"
+        );
     }
 
     #[test]
     fn refuses_bad_escapes_and_utf8() {
-        for body in [&b"grant_type=password&username=a&password=%zz"[..], b"username=%4", b"password=%"] {
+        for body in [
+            &b"grant_type=password&username=a&password=%zz"[..],
+            b"username=%4",
+            b"password=%",
+        ] {
             assert_eq!(
                 err(body),
                 FormError::InvalidRequest("Invalid percent-encoding in the request body")
@@ -245,25 +248,52 @@ mod tests {
     fn empty_value_is_omitted_and_unknown_ignored() {
         let r = ok("grant_type=password&username=a&username=&password=b&foo=bar&foo=baz&&");
         assert_eq!(r.username, "a");
-        assert_eq!(err(b"grant_type=password&username=&password=b"), FormError::InvalidRequest("Missing parameter: username"));
+        assert_eq!(
+            err(b"grant_type=password&username=&password=b"),
+            FormError::InvalidRequest("Missing parameter: username")
+        );
     }
 
     #[test]
     fn scope_grammar() {
-        assert_eq!(err(b"grant_type=password&username=a&password=b&scope=me++items"), FormError::InvalidScope);
-        assert_eq!(err(b"grant_type=password&username=a&password=b&scope=me%22"), FormError::InvalidScope);
-        assert_eq!(err(b"grant_type=password&username=a&password=b&scope=+me"), FormError::InvalidScope);
-        let lenient = FormRules { lenient: true, ..RULES };
+        assert_eq!(
+            err(b"grant_type=password&username=a&password=b&scope=me++items"),
+            FormError::InvalidScope
+        );
+        assert_eq!(
+            err(b"grant_type=password&username=a&password=b&scope=me%22"),
+            FormError::InvalidScope
+        );
+        assert_eq!(
+            err(b"grant_type=password&username=a&password=b&scope=+me"),
+            FormError::InvalidScope
+        );
+        let lenient = FormRules {
+            lenient: true,
+            ..RULES
+        };
         let r = parse(b"username=a&password=b&scope=+me++items+me", lenient).unwrap();
         assert_eq!(r.scopes, ["me", "items"]);
     }
 
     #[test]
     fn grant_type_rules() {
-        assert_eq!(err(b"grant_type=Password&username=a&password=b"), FormError::UnsupportedGrantType);
-        assert_eq!(err(b"grant_type=client_credentials"), FormError::UnsupportedGrantType);
-        assert_eq!(err(b"username=a&password=b"), FormError::InvalidRequest("Missing parameter: grant_type"));
-        let lenient = FormRules { lenient: true, ..RULES };
+        assert_eq!(
+            err(b"grant_type=Password&username=a&password=b"),
+            FormError::UnsupportedGrantType
+        );
+        assert_eq!(
+            err(b"grant_type=client_credentials"),
+            FormError::UnsupportedGrantType
+        );
+        assert_eq!(
+            err(b"username=a&password=b"),
+            FormError::InvalidRequest("Missing parameter: grant_type")
+        );
+        let lenient = FormRules {
+            lenient: true,
+            ..RULES
+        };
         assert!(parse(b"username=a&password=b", lenient).is_ok());
     }
 

@@ -182,8 +182,15 @@ impl PasswordHasherBuilder {
     ///
     /// [`ConfigError::Invalid`] if argon2 refuses the parameters (memory under
     /// 8 × lanes KiB, zero passes, ...) or they exceed the verification limits.
-    pub fn params(mut self, m_cost_kib: u32, t_cost: u32, p_cost: u32) -> Result<Self, ConfigError> {
-        if m_cost_kib > MAX_VERIFY_M_COST || t_cost > MAX_VERIFY_T_COST || p_cost > MAX_VERIFY_P_COST
+    pub fn params(
+        mut self,
+        m_cost_kib: u32,
+        t_cost: u32,
+        p_cost: u32,
+    ) -> Result<Self, ConfigError> {
+        if m_cost_kib > MAX_VERIFY_M_COST
+            || t_cost > MAX_VERIFY_T_COST
+            || p_cost > MAX_VERIFY_P_COST
         {
             return Err(ConfigError::Invalid(format!(
                 "argon2 parameters m={m_cost_kib},t={t_cost},p={p_cost} exceed the verification \
@@ -393,7 +400,11 @@ impl PasswordHasher {
     }
 
     fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.inner.params.clone())
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            self.inner.params.clone(),
+        )
     }
 
     /// Hashes `password` with the policy on the current thread, without the
@@ -444,7 +455,11 @@ impl PasswordHasher {
     /// # Errors
     ///
     /// As [`verify`](Self::verify).
-    pub async fn verify_and_update(&self, password: &[u8], phc: &str) -> Result<Verified, HashError> {
+    pub async fn verify_and_update(
+        &self,
+        password: &[u8],
+        phc: &str,
+    ) -> Result<Verified, HashError> {
         parse_stored(phc)?;
         self.run_verify(password.to_vec(), Target::Stored(phc.to_owned()), true)
             .await
@@ -473,7 +488,10 @@ impl PasswordHasher {
     ) -> Result<Verified, HashError> {
         let permit = self.permit().await?;
         let this = self.clone();
-        run_blocking(permit, move || this.verify_blocking(&password, &target, rehash)).await?
+        run_blocking(permit, move || {
+            this.verify_blocking(&password, &target, rehash)
+        })
+        .await?
     }
 
     fn verify_blocking(
@@ -575,7 +593,10 @@ mod tests {
     fn dummy_hash_has_the_policy_params() {
         let params = Params::new(8192, 1, 1, None).unwrap();
         let dummy = dummy_hash(&params).unwrap();
-        assert!(dummy.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{dummy}");
+        assert!(
+            dummy.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"),
+            "{dummy}"
+        );
         let parsed = parse_stored(&dummy).unwrap();
         assert_eq!(Params::try_from(&parsed).unwrap().m_cost(), 8192);
     }
@@ -588,14 +609,19 @@ mod tests {
 
     #[test]
     fn rejects_non_argon2() {
-        assert!(check_stored("$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW").is_err());
+        assert!(
+            check_stored("$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW").is_err()
+        );
         assert!(check_stored("plain").is_err());
         assert!(check_stored("").is_err());
     }
 
     #[test]
     fn rehash_rules() {
-        let h = PasswordHasher::builder().params(19456, 2, 1).unwrap().build();
+        let h = PasswordHasher::builder()
+            .params(19456, 2, 1)
+            .unwrap()
+            .build();
         let salt = "wagCPXjifgvUFBzq4hqe3w";
         let out = "CYaIb8sB+wtD+Vu/P4uod1+Qof8h+1g7bbDlBID48Rc";
         let at = |p: &str| format!("$argon2id$v=19${p}${salt}${out}");
@@ -614,7 +640,10 @@ mod tests {
             new_hash: Some("$argon2id$secret".into()),
         };
         assert!(!format!("{v:?}").contains("secret"));
-        let h = PasswordHasher::builder().params(8192, 1, 1).unwrap().build();
+        let h = PasswordHasher::builder()
+            .params(8192, 1, 1)
+            .unwrap()
+            .build();
         assert!(!format!("{h:?}").contains('$'));
     }
 }

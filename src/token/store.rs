@@ -360,7 +360,11 @@ impl<P> MemoryStore<P> {
     }
 
     /// Adds or replaces `username`.
-    pub fn insert(&self, username: impl Into<String>, user: StoredUser<P>) -> Option<StoredUser<P>> {
+    pub fn insert(
+        &self,
+        username: impl Into<String>,
+        user: StoredUser<P>,
+    ) -> Option<StoredUser<P>> {
         self.write().insert(username.into(), user)
     }
 

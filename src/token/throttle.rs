@@ -108,7 +108,11 @@ impl Throttle {
     /// # Errors
     ///
     /// [`ConfigError::Invalid`] for zero failures or a zero window.
-    pub fn per_username(mut self, max_failures: u32, window: Duration) -> Result<Self, ConfigError> {
+    pub fn per_username(
+        mut self,
+        max_failures: u32,
+        window: Duration,
+    ) -> Result<Self, ConfigError> {
         self.per_username = Some(limit(max_failures, window, "per_username")?);
         self.max_entries = self.max_entries.max(1);
         Ok(self)
@@ -198,7 +202,12 @@ impl Table {
             self.map.retain(|_, e| now < e.opened + window);
         }
         if self.map.len() >= self.max_entries {
-            if let Some(oldest) = self.map.iter().min_by_key(|(_, e)| e.opened).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, e)| e.opened)
+                .map(|(k, _)| *k)
+            {
                 self.map.remove(&oldest);
             }
         }
@@ -349,12 +358,19 @@ mod tests {
 
     #[test]
     fn blocks_after_max_failures_until_window_closes() {
-        let s = state(&Throttle::new().per_username(3, MIN).unwrap().without_per_ip());
+        let s = state(
+            &Throttle::new()
+                .per_username(3, MIN)
+                .unwrap()
+                .without_per_ip(),
+        );
         let t0 = Instant::now();
         for _ in 0..3 {
             s.attempt("john", None, t0).unwrap();
         }
-        let wait = s.attempt("john", None, t0 + Duration::from_secs(10)).unwrap_err();
+        let wait = s
+            .attempt("john", None, t0 + Duration::from_secs(10))
+            .unwrap_err();
         assert_eq!(wait, Duration::from_secs(50));
         // Another user is unaffected.
         s.attempt("jane", None, t0).unwrap();
@@ -364,7 +380,12 @@ mod tests {
 
     #[test]
     fn success_clears_and_refund_gives_back() {
-        let s = state(&Throttle::new().per_username(2, MIN).unwrap().without_per_ip());
+        let s = state(
+            &Throttle::new()
+                .per_username(2, MIN)
+                .unwrap()
+                .without_per_ip(),
+        );
         let t0 = Instant::now();
         let c = s.attempt("john", None, t0).unwrap();
         s.refund(c);
@@ -377,7 +398,12 @@ mod tests {
 
     #[test]
     fn per_ip_counts_across_usernames_and_ipv6_by_prefix() {
-        let s = state(&Throttle::new().without_per_username().per_ip(2, MIN).unwrap());
+        let s = state(
+            &Throttle::new()
+                .without_per_username()
+                .per_ip(2, MIN)
+                .unwrap(),
+        );
         let t0 = Instant::now();
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
@@ -404,7 +430,11 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..10_000u32 {
             let ip = IpAddr::V4(Ipv4Addr::from(i));
-            let _ = s.attempt(&format!("user{i}"), Some(ip), t0 + Duration::from_millis(i.into()));
+            let _ = s.attempt(
+                &format!("user{i}"),
+                Some(ip),
+                t0 + Duration::from_millis(i.into()),
+            );
         }
         let (users, ips) = s.len();
         assert!(users <= 100 && ips <= 100, "{users} {ips}");

@@ -112,8 +112,11 @@ impl UsersFile {
                 )))
             }
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| at(UsersFileError::new(format!("cannot read the users file: {e}"))))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            at(UsersFileError::new(format!(
+                "cannot read the users file: {e}"
+            )))
+        })?;
         Self::parse(&text, format).map_err(at)
     }
 
@@ -126,8 +129,7 @@ impl UsersFile {
         let users: Users = match format {
             UsersFileFormat::Toml => toml::from_str(text).map_err(|e| {
                 let line = e.span().map(|s| line_col(text, s.start));
-                UsersFileError::new(redact(e.message()))
-                    .at(line.map(|l| l.0), line.map(|l| l.1))
+                UsersFileError::new(redact(e.message())).at(line.map(|l| l.0), line.map(|l| l.1))
             })?,
             UsersFileFormat::Json => serde_json::from_str(text).map_err(|e| {
                 let msg = e.to_string();
@@ -404,8 +406,14 @@ mod tests {
             redact(r#"invalid type: string "a\"b", expected a boolean; string "c""#),
             r#"invalid type: string "...", expected a boolean; string "...""#
         );
-        assert_eq!(redact("missing field `hashed_password`"), "missing field `hashed_password`");
-        assert_eq!(redact("user \"bob\" appears twice"), "user \"bob\" appears twice");
+        assert_eq!(
+            redact("missing field `hashed_password`"),
+            "missing field `hashed_password`"
+        );
+        assert_eq!(
+            redact("user \"bob\" appears twice"),
+            "user \"bob\" appears twice"
+        );
     }
 
     #[test]

@@ -250,7 +250,11 @@ impl Answer {
     pub fn assert_no_store(&self) {
         assert_eq!(self.header("cache-control"), Some("no-store"), "{self:?}");
         assert_eq!(self.header("pragma"), Some("no-cache"), "{self:?}");
-        assert_eq!(self.header("content-type"), Some("application/json"), "{self:?}");
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{self:?}"
+        );
     }
 
     /// The access token of a success answer.
