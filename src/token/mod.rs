@@ -61,7 +61,8 @@
 //!     )
 //!     .service_fn(|req: Request<Full<Bytes>>| async move {
 //!         let user = req.extensions().get::<UserProfile>().expect("set by AuthLayer");
-//!         Ok::<_, std::convert::Infallible>(http::Response::new(Full::from(serde_json::to_vec(user).unwrap())))
+//!         let body = Full::new(Bytes::from(serde_json::to_vec(user).unwrap()));
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(body))
 //!     });
 //! let request = Request::get("/users/me")
 //!     .header("authorization", format!("Bearer {token}"))
