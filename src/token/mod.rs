@@ -22,7 +22,7 @@
 //! use http::{Request, StatusCode};
 //! use http_body_util::{BodyExt, Full};
 //! use tower::{ServiceBuilder, ServiceExt};
-//! use tower_jwt_auth::token::{MemoryStore, StoredUser, TokenEndpoint, UserProfile};
+//! use tower_jwt_auth::token::{MemoryStore, PasswordHasher, StoredUser, TokenEndpoint, UserProfile};
 //! use tower_jwt_auth::{Algorithm, AuthLayer, JwtValidator, SigningKey};
 //!
 //! const SECRET: &str = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";
@@ -38,6 +38,8 @@
 //! ));
 //! let token_endpoint = TokenEndpoint::builder(store, SigningKey::hmac(Algorithm::HS256, SECRET)?)
 //!     .ttl(Duration::from_secs(30 * 60))?
+//!     // The stored hashes are pwdlib's: make unknown users cost the same.
+//!     .hasher(PasswordHasher::builder().params(65536, 3, 4)?.build())
 //!     .build();
 //!
 //! // POST /token

@@ -46,7 +46,12 @@ pub const MAX_VERIFY_P_COST: u32 = 255;
 ///   the request that started it was dropped, so the bound holds under a storm.
 /// - **Unknown users** are verified against a dummy hash made with the policy's
 ///   parameters, so they cost the same work as a wrong password; see
-///   [`dummy_verifications`](Self::dummy_verifications).
+///   [`dummy_verifications`](Self::dummy_verifications). That holds when the
+///   stored hashes use the policy's parameters: if they use others (the FastAPI
+///   tutorial's and pwdlib's are `m=65536,t=3,p=4`, heavier than the default
+///   policy, and are not rehashed since they are not weaker), set the policy to
+///   theirs with [`params`](PasswordHasherBuilder::params), or an unknown
+///   username answers measurably faster than a known one.
 ///
 /// The async methods need a tokio runtime with the time driver enabled
 /// (`#[tokio::main]` enables it).

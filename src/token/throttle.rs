@@ -22,6 +22,9 @@ use crate::ConfigError;
 ///   when it succeeds, so a burst of parallel guesses cannot overshoot the limit.
 ///   A successful login clears its username's counter.
 /// - Unknown usernames are counted like known ones (no enumeration).
+/// - The username is counted exactly as submitted. With a store that matches
+///   usernames case-insensitively, `JohnDoe` and `johndoe` have separate
+///   counters; the per-IP counter still applies.
 /// - Memory is bounded: each table keeps at most
 ///   [`max_entries`](Self::max_entries) keys (a 64-bit keyed hash each, never
 ///   the username), dropping closed windows first and then the oldest.
@@ -99,7 +102,7 @@ impl Throttle {
         Self {
             per_username: None,
             per_ip: None,
-            max_entries: 0,
+            max_entries: 10_000,
         }
     }
 
@@ -114,7 +117,6 @@ impl Throttle {
         window: Duration,
     ) -> Result<Self, ConfigError> {
         self.per_username = Some(limit(max_failures, window, "per_username")?);
-        self.max_entries = self.max_entries.max(1);
         Ok(self)
     }
 
@@ -125,7 +127,6 @@ impl Throttle {
     /// [`ConfigError::Invalid`] for zero failures or a zero window.
     pub fn per_ip(mut self, max_failures: u32, window: Duration) -> Result<Self, ConfigError> {
         self.per_ip = Some(limit(max_failures, window, "per_ip")?);
-        self.max_entries = self.max_entries.max(1);
         Ok(self)
     }
 
