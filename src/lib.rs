@@ -60,7 +60,12 @@
 
 pub mod bearer;
 mod claims;
+pub mod jwk;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod jwks;
 pub mod keys;
+pub mod rotation;
 mod sign;
 mod validate;
 
