@@ -382,7 +382,7 @@ impl KeyRotation {
     /// If the JWK has no `kid` or is not a usable verification key, or its `kid`
     /// is already in the set.
     pub fn add_public(&self, jwk: Jwk) -> Result<(), ConfigError> {
-        if jwk.kid().is_none() {
+        if jwk.kid().is_none_or(str::is_empty) {
             return Err(ConfigError::Invalid(
                 "a public key added to a rotation needs a kid".into(),
             ));
