@@ -289,6 +289,12 @@ impl Jwk {
     /// [`JwkErrorKind::InvalidKey`] for an `alg` that does not fit the key type,
     /// and [`JwkErrorKind::NotForSignatures`] for an encryption key.
     pub fn algorithm(&self) -> Result<Algorithm, JwkError> {
+        self.algorithm_or(None)
+    }
+
+    /// As [`algorithm`](Self::algorithm), with `rsa_default` for an RSA key
+    /// without `alg` (instead of `RS256`).
+    fn algorithm_or(&self, rsa_default: Option<Algorithm>) -> Result<Algorithm, JwkError> {
         if let Some(u) = self.use_.as_deref() {
             if u != "sig" {
                 return Err(JwkError::new(
@@ -351,7 +357,13 @@ impl Jwk {
                 self.kty
             ))),
             None if self.kty == "oct" => Err(JwkError::malformed("an oct key needs alg")),
-            None => Ok(implied[0]),
+            None => match rsa_default {
+                Some(alg) if self.kty == "RSA" && implied.contains(&alg) => Ok(alg),
+                Some(alg) if self.kty == "RSA" => Err(JwkError::invalid(format!(
+                    "{alg:?} is not an RSA algorithm"
+                ))),
+                _ => Ok(implied[0]),
+            },
         }
     }
 
@@ -363,7 +375,26 @@ impl Jwk {
     /// missing member and [`JwkErrorKind::InvalidKey`] for bad key material or an
     /// RSA modulus under 2048 bits.
     pub fn verifying_key(&self) -> Result<VerifyingKey, JwkError> {
-        let alg = self.algorithm()?;
+        self.verifying_key_or(None)
+    }
+
+    /// As [`verifying_key`](Self::verifying_key), but an RSA key without `alg` is
+    /// bound to `rsa_alg` instead of `RS256` (for providers that sign with PS256
+    /// and publish their keys without `alg`). A key with `alg` keeps its own.
+    ///
+    /// # Errors
+    ///
+    /// As [`verifying_key`](Self::verifying_key), and if `rsa_alg` is not an RSA
+    /// algorithm while the key is RSA without `alg`.
+    pub fn verifying_key_with_rsa_default(
+        &self,
+        rsa_alg: Algorithm,
+    ) -> Result<VerifyingKey, JwkError> {
+        self.verifying_key_or(Some(rsa_alg))
+    }
+
+    fn verifying_key_or(&self, rsa_default: Option<Algorithm>) -> Result<VerifyingKey, JwkError> {
+        let alg = self.algorithm_or(rsa_default)?;
         let key = match self.kty.as_str() {
             "RSA" => {
                 let n = self.member("n", self.n.as_deref())?;
@@ -589,12 +620,17 @@ impl JwkSet {
     /// reason: unsupported or invalid keys, encryption keys, a second key with
     /// the same `kid`, keys past [`MAX_KEYS_PER_SET`].
     pub fn to_key_set(&self) -> (KeySet, Vec<SkippedKey>) {
-        self.to_key_set_with(true)
+        self.to_key_set_with(true, None)
     }
 
     /// As [`to_key_set`](Self::to_key_set); `symmetric` says whether `oct` keys
-    /// are loaded (never from a remote JWKS).
-    pub(crate) fn to_key_set_with(&self, symmetric: bool) -> (KeySet, Vec<SkippedKey>) {
+    /// are loaded (never from a remote JWKS), `rsa_default` binds RSA keys
+    /// without `alg`.
+    pub(crate) fn to_key_set_with(
+        &self,
+        symmetric: bool,
+        rsa_default: Option<Algorithm>,
+    ) -> (KeySet, Vec<SkippedKey>) {
         let mut set = KeySet::new();
         let mut skipped = self.dropped.clone();
         for jwk in &self.keys {
@@ -607,7 +643,7 @@ impl JwkSet {
                     "symmetric (oct) keys are not accepted from a remote JWK Set",
                 ))
             } else {
-                jwk.verifying_key()
+                jwk.verifying_key_or(rsa_default)
             };
             let result = key.and_then(|key| set.insert(key).map_err(JwkError::from));
             if let Err(reason) = result {

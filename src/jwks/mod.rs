@@ -119,6 +119,7 @@ pub(crate) struct Config {
     pub(crate) max_stale: Duration,
     pub(crate) max_response_size: usize,
     pub(crate) allow_http: bool,
+    pub(crate) rsa_default: Algorithm,
 }
 
 impl Default for Config {
@@ -131,6 +132,7 @@ impl Default for Config {
             max_stale: Duration::from_secs(24 * 3600),
             max_response_size: 512 * 1024,
             allow_http: false,
+            rsa_default: Algorithm::RS256,
         }
     }
 }
@@ -236,6 +238,15 @@ impl RemoteKeysBuilder {
         self
     }
 
+    /// The algorithm of RSA keys published without `alg` (default `RS256`).
+    ///
+    /// Each key verifies one algorithm only; a provider that signs with `PS256`
+    /// and omits `alg` from its JWK Set needs this set to `PS256`.
+    pub fn default_rsa_algorithm(mut self, alg: Algorithm) -> Self {
+        self.config.rsa_default = alg;
+        self
+    }
+
     /// Whether [`build`](Self::build) waits for the keys (default [`Startup::Wait`]).
     pub fn startup(mut self, startup: Startup) -> Self {
         self.startup = startup;
@@ -279,6 +290,19 @@ impl RemoteKeysBuilder {
         if c.max_stale < c.refresh_interval {
             return Err(JwksError::config(
                 "max_stale must be at least refresh_interval, or keys would expire between refreshes",
+            ));
+        }
+        if !matches!(
+            c.rsa_default,
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+        ) {
+            return Err(JwksError::config(
+                "default_rsa_algorithm must be an RSA algorithm",
             ));
         }
         if c.max_response_size == 0 {

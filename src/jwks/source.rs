@@ -310,7 +310,7 @@ impl Source {
                 .with_source(e)
                 .at(&uri)
         })?;
-        let (keys, skipped) = set.to_key_set_with(false);
+        let (keys, skipped) = set.to_key_set_with(false, Some(config.rsa_default));
         if keys.is_empty() {
             // Keep the last good keys rather than replace them with none.
             return Err(JwksError::new(
