@@ -400,7 +400,9 @@ impl Jwk {
                 let n = self.member("n", self.n.as_deref())?;
                 let e = self.member("e", self.e.as_deref())?;
                 let (n, e) = (strip_zeros(&n), strip_zeros(&e));
-                let bits = n.first().map_or(0, |&b| n.len() * 8 - b.leading_zeros() as usize);
+                let bits = n
+                    .first()
+                    .map_or(0, |&b| n.len() * 8 - b.leading_zeros() as usize);
                 if bits < 2048 {
                     // Checked here too: not every crypto backend refuses a small
                     // modulus when the key is parsed.
@@ -421,7 +423,10 @@ impl Jwk {
                 let x = self.member("x", self.x.as_deref())?;
                 let y = self.member("y", self.y.as_deref())?;
                 let (size, curve_oid): (usize, &[u8]) = match alg {
-                    Algorithm::ES256 => (32, &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+                    Algorithm::ES256 => (
+                        32,
+                        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+                    ),
                     _ => (48, &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]),
                 };
                 if x.len() != size || y.len() != size {
@@ -430,7 +435,8 @@ impl Jwk {
                         self.crv.as_deref().unwrap_or_default()
                     )));
                 }
-                const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+                const EC_PUBLIC_KEY: &[u8] =
+                    &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
                 let mut point = Vec::with_capacity(2 + 2 * size);
                 point.extend_from_slice(&[0x00, 0x04]);
                 point.extend_from_slice(&x);

@@ -54,6 +54,7 @@
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend |
 //! | `axum` | no | extractors for the user and the claims |
 //! | `tracing` | no | `debug` events for rejections (never a token) |
+//! | `jwks` | no | [`jwks::RemoteKeys`]: remote JWKS and OIDC discovery (hyper-util, rustls) |
 //!
 //! [tower]: https://docs.rs/tower
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -98,9 +98,9 @@ impl KeyPair {
     /// `alg` is not an RSA algorithm.
     pub fn rsa_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         let der = EncodingKey::from_rsa_pem(pem.as_ref()).map_err(|e| invalid(alg, &e))?;
-        let (n, e) = (DEFAULT_PROVIDER.key_utils.rsa_pub_components_from_private_key)(
-            der.as_bytes(),
-        )
+        let (n, e) = (DEFAULT_PROVIDER
+            .key_utils
+            .rsa_pub_components_from_private_key)(der.as_bytes())
         .map_err(|e| invalid(alg, &e))?;
         Self::asymmetric(alg, Jwk::rsa(alg, &n, &e), || {
             SigningKey::rsa_pem(alg, pem.as_ref())
@@ -120,9 +120,10 @@ impl KeyPair {
             });
         }
         let der = EncodingKey::from_ec_pem(pem.as_ref()).map_err(|e| invalid(alg, &e))?;
-        let (_, x, y) =
-            (DEFAULT_PROVIDER.key_utils.ec_pub_components_from_private_key)(der.as_bytes(), alg)
-                .map_err(|e| invalid(alg, &e))?;
+        let (_, x, y) = (DEFAULT_PROVIDER
+            .key_utils
+            .ec_pub_components_from_private_key)(der.as_bytes(), alg)
+        .map_err(|e| invalid(alg, &e))?;
         Self::asymmetric(alg, Jwk::ec(alg, &x, &y), || {
             SigningKey::ec_pem(alg, pem.as_ref())
         })
@@ -136,9 +137,10 @@ impl KeyPair {
     pub fn ed_pem(pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         let alg = Algorithm::EdDSA;
         let der = EncodingKey::from_ed_pem(pem.as_ref()).map_err(|e| invalid(alg, &e))?;
-        let x = (DEFAULT_PROVIDER.key_utils.ed_pub_components_from_private_key)(
-            der.as_bytes(),
-            &EllipticCurve::Ed25519,
+        let x = (DEFAULT_PROVIDER
+            .key_utils
+            .ed_pub_components_from_private_key)(
+            der.as_bytes(), &EllipticCurve::Ed25519
         )
         .map_err(|e| invalid(alg, &e))?;
         Self::asymmetric(alg, Jwk::ed25519(&x), || SigningKey::ed_pem(pem.as_ref()))
@@ -176,11 +178,9 @@ impl KeyPair {
         let input = jwk
             .thumbprint_input()
             .expect("an asymmetric JWK has a thumbprint");
-        let digest = (DEFAULT_PROVIDER.key_utils.compute_digest)(
-            input.as_bytes(),
-            ThumbprintHash::SHA256,
-        )
-        .map_err(|e| invalid(alg, &e))?;
+        let digest =
+            (DEFAULT_PROVIDER.key_utils.compute_digest)(input.as_bytes(), ThumbprintHash::SHA256)
+                .map_err(|e| invalid(alg, &e))?;
         let kid = URL_SAFE_NO_PAD.encode(digest);
         // The verifying key is built from the JWK: this also refuses RSA under 2048 bits.
         let verifying = jwk.verifying_key().map_err(|e| ConfigError::InvalidKey {
@@ -555,7 +555,8 @@ pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let rotation = KeyRotation::new(KeyPair::ed_pem(PEM)?.with_kid("ed-1"));
 /// let mut jwks = JwksEndpoint::<Full<Bytes>>::new(rotation);
-/// let response = jwks.ready().await?.call(Request::new(())).await?;
+/// let request = Request::new(());
+/// let response = ServiceExt::<Request<()>>::ready(&mut jwks).await?.call(request).await?;
 /// assert_eq!(response.status(), StatusCode::OK);
 /// assert_eq!(response.headers()["content-type"], "application/jwk-set+json");
 /// # Ok(())

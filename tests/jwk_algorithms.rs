@@ -200,7 +200,12 @@ impl KeySource for Fixed {
 fn confusion_between_every_pair_of_key_types_is_refused() {
     let pairs = every_pair();
     for (alg_a, a) in &pairs {
-        let token = a.signing_key().clone().with_kid("k").sign(&claims()).unwrap();
+        let token = a
+            .signing_key()
+            .clone()
+            .with_kid("k")
+            .sign(&claims())
+            .unwrap();
         for (alg_b, b) in &pairs {
             let key = b.verifying_key().clone().with_kid("k");
             let set = KeySet::new().with(key.clone()).unwrap();
@@ -247,7 +252,10 @@ fn hmac_signed_with_a_public_key_is_refused() {
         );
         let strict = JwtValidator::from_key(key).unwrap();
         assert_eq!(
-            strict.validate::<Claims>(&forged).unwrap_err().description(),
+            strict
+                .validate::<Claims>(&forged)
+                .unwrap_err()
+                .description(),
             "Token algorithm not allowed"
         );
     }
@@ -281,8 +289,7 @@ fn jwk_alg_must_fit_the_key_type() {
 #[test]
 fn rsa_jwk_without_alg_is_rs256() {
     let rsa = KeyPair::rsa_pem(Algorithm::PS256, RSA_2048).unwrap();
-    let mut json: serde_json::Value =
-        serde_json::from_str(&rsa.jwk().unwrap().to_json()).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&rsa.jwk().unwrap().to_json()).unwrap();
     json.as_object_mut().unwrap().remove("alg");
     let key = Jwk::from_json(json.to_string().as_bytes())
         .unwrap()

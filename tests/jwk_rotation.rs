@@ -25,7 +25,9 @@ fn kid_of(token: &str) -> String {
 }
 
 fn rsa(kid: &str, pem: &str) -> KeyPair {
-    KeyPair::rsa_pem(Algorithm::RS256, pem).unwrap().with_kid(kid)
+    KeyPair::rsa_pem(Algorithm::RS256, pem)
+        .unwrap()
+        .with_kid(kid)
 }
 
 #[test]
@@ -39,7 +41,10 @@ fn old_tokens_stay_valid_new_tokens_use_the_new_kid_retired_tokens_are_refused()
     assert_eq!(rotation.active_kid(), "two");
     let new = rotation.sign(&claims()).unwrap();
     assert_eq!(kid_of(&new), "two");
-    assert_eq!(kid_of(&rotation.signing_key().sign(&claims()).unwrap()), "two");
+    assert_eq!(
+        kid_of(&rotation.signing_key().sign(&claims()).unwrap()),
+        "two"
+    );
     assert!(validator.validate::<Claims>(&old).is_ok(), "old key kept");
     assert!(validator.validate::<Claims>(&new).is_ok());
 
@@ -54,7 +59,11 @@ fn old_tokens_stay_valid_new_tokens_use_the_new_kid_retired_tokens_are_refused()
 fn a_key_is_published_before_it_signs() {
     let rotation = KeyRotation::new(rsa("one", RSA_2048));
     rotation
-        .add(KeyPair::ec_pem(Algorithm::ES256, P256).unwrap().with_kid("next"))
+        .add(
+            KeyPair::ec_pem(Algorithm::ES256, P256)
+                .unwrap()
+                .with_kid("next"),
+        )
         .unwrap();
     assert_eq!(rotation.active_kid(), "one", "add does not activate");
     let published = JwkSet::from_json(&rotation.jwks_json()).unwrap();
@@ -63,8 +72,7 @@ fn a_key_is_published_before_it_signs() {
 
     // A validator that allows the next key's algorithm from the start.
     let validator =
-        JwtValidator::from_source(rotation.clone(), [Algorithm::RS256, Algorithm::ES256])
-            .unwrap();
+        JwtValidator::from_source(rotation.clone(), [Algorithm::RS256, Algorithm::ES256]).unwrap();
     rotation.activate("next").unwrap();
     let token = rotation.sign(&claims()).unwrap();
     assert_eq!(kid_of(&token), "next");
@@ -74,8 +82,14 @@ fn a_key_is_published_before_it_signs() {
 #[test]
 fn the_active_key_cannot_be_retired_and_kids_are_unique() {
     let rotation = KeyRotation::new(rsa("one", RSA_2048));
-    assert!(matches!(rotation.retire("one"), Err(ConfigError::Invalid(_))));
-    assert!(matches!(rotation.retire("nope"), Err(ConfigError::Invalid(_))));
+    assert!(matches!(
+        rotation.retire("one"),
+        Err(ConfigError::Invalid(_))
+    ));
+    assert!(matches!(
+        rotation.retire("nope"),
+        Err(ConfigError::Invalid(_))
+    ));
     assert!(matches!(
         rotation.rotate(rsa("one", RSA_2048_B)),
         Err(ConfigError::DuplicateKid(_))
@@ -90,11 +104,18 @@ fn a_public_only_key_verifies_but_never_signs() {
     let old_token = previous.signing_key().sign(&claims()).unwrap();
     // After a restart only the public half of the previous key is kept.
     let rotation = KeyRotation::new(rsa("current", RSA_2048));
-    rotation.add_public(previous.jwk().unwrap().clone()).unwrap();
+    rotation
+        .add_public(previous.jwk().unwrap().clone())
+        .unwrap();
     let validator = rotation.validator().unwrap();
     assert!(validator.validate::<Claims>(&old_token).is_ok());
     assert!(rotation.activate("previous").is_err(), "no private half");
-    let no_kid = KeyPair::ed_pem(ED25519).unwrap().jwk().unwrap().clone().with_kid("");
+    let no_kid = KeyPair::ed_pem(ED25519)
+        .unwrap()
+        .jwk()
+        .unwrap()
+        .clone()
+        .with_kid("");
     assert!(rotation.add_public(no_kid).is_err());
 }
 
@@ -129,9 +150,10 @@ fn the_published_set_verifies_the_rotation_tokens() {
 #[tokio::test]
 async fn rotation_through_auth_layer() {
     let rotation = KeyRotation::new(rsa("one", RSA_2048));
-    let svc = AuthLayer::new(rotation.validator().unwrap()).layer(service_fn(
-        |_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) },
-    ));
+    let svc =
+        AuthLayer::new(rotation.validator().unwrap()).layer(service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
     let call = |token: String| {
         let svc = svc.clone();
         async move {
@@ -158,10 +180,7 @@ async fn rotation_through_auth_layer() {
     );
 }
 
-async fn get(
-    endpoint: &JwksEndpoint<Full<Bytes>>,
-    method: Method,
-) -> (Response<()>, Bytes) {
+async fn get(endpoint: &JwksEndpoint<Full<Bytes>>, method: Method) -> (Response<()>, Bytes) {
     let req = Request::builder().method(method).body(()).unwrap();
     let res = endpoint.clone().oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();

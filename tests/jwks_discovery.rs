@@ -18,7 +18,13 @@ use tower_jwt_auth::{Algorithm, AuthError, AuthLayer, Claims, JwtValidator};
 
 async fn call(validator: &JwtValidator, token: &str) -> (StatusCode, Option<&'static str>) {
     let svc = AuthLayer::new(validator.clone()).layer(service_fn(|req: Request<()>| async move {
-        let sub = req.extensions().get::<Claims>().unwrap().sub().unwrap().to_owned();
+        let sub = req
+            .extensions()
+            .get::<Claims>()
+            .unwrap()
+            .sub()
+            .unwrap()
+            .to_owned();
         Ok::<_, Infallible>(Response::new(sub))
     }));
     let req = Request::builder()
@@ -38,18 +44,27 @@ fn token(rotation: &KeyRotation, iss: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_connect_discovery() {
-    let server =
-        JwksServer::start(KeyRotation::new(KeyPair::ec_pem(Algorithm::ES256, P256).unwrap())).await;
+    let server = JwksServer::start(KeyRotation::new(
+        KeyPair::ec_pem(Algorithm::ES256, P256).unwrap(),
+    ))
+    .await;
     let issuer = server.base();
     let keys = RemoteKeys::builder().issuer(&issuer).build().await.unwrap();
     assert_eq!(server.hits("/.well-known/openid-configuration"), 1);
     assert_eq!(server.jwks_hits(), 1);
     let validator = keys.validator().unwrap();
-    assert_eq!(call(&validator, &token(&server.state.rotation, &issuer)).await, OK);
+    assert_eq!(
+        call(&validator, &token(&server.state.rotation, &issuer)).await,
+        OK
+    );
 
     // The token's iss picks the keys: another issuer, or none, is refused.
     assert_eq!(
-        call(&validator, &token(&server.state.rotation, "https://evil.example")).await,
+        call(
+            &validator,
+            &token(&server.state.rotation, "https://evil.example")
+        )
+        .await,
         (StatusCode::UNAUTHORIZED, Some("Unknown issuer"))
     );
     let no_iss = server.state.rotation.sign(&claims()).unwrap();
@@ -69,9 +84,16 @@ async fn rfc_8414_discovery_when_openid_configuration_is_missing() {
     *server.state.oauth_path.lock().unwrap() = Some("/tenant".into());
     let keys = RemoteKeys::builder().issuer(&issuer).build().await.unwrap();
     assert_eq!(server.hits("/tenant/.well-known/openid-configuration"), 1);
-    assert_eq!(server.hits("/.well-known/oauth-authorization-server/tenant"), 1);
     assert_eq!(
-        call(&keys.validator().unwrap(), &token(&server.state.rotation, &issuer)).await,
+        server.hits("/.well-known/oauth-authorization-server/tenant"),
+        1
+    );
+    assert_eq!(
+        call(
+            &keys.validator().unwrap(),
+            &token(&server.state.rotation, &issuer)
+        )
+        .await,
         OK
     );
 }
@@ -88,7 +110,11 @@ async fn a_document_for_another_issuer_is_refused() {
         .unwrap_err();
     assert_eq!(err.kind(), JwksErrorKind::Discovery, "{err}");
     assert!(err.to_string().contains("names the issuer"), "{err}");
-    assert_eq!(server.jwks_hits(), 0, "no keys fetched from a mismatched document");
+    assert_eq!(
+        server.jwks_hits(),
+        0,
+        "no keys fetched from a mismatched document"
+    );
 
     // Exact comparison: a trailing slash is another issuer (OIDC Discovery §4.3).
     *server.state.issuer.lock().unwrap() = None;
@@ -123,7 +149,10 @@ async fn several_issuers_each_with_their_keys() {
         KeyPair::rsa_pem(Algorithm::PS256, RSA_2048_B).unwrap(),
     ))
     .await;
-    let (iss_a, iss_b) = (a.base(), format!("https://b.example/realms/{}", b.addr.port()));
+    let (iss_a, iss_b) = (
+        a.base(),
+        format!("https://b.example/realms/{}", b.addr.port()),
+    );
     let keys = RemoteKeys::builder()
         .issuer(&iss_a)
         .issuer_jwks_url(&iss_b, b.jwks_url())
@@ -132,8 +161,14 @@ async fn several_issuers_each_with_their_keys() {
         .await
         .unwrap();
     let validator = keys.validator().unwrap();
-    assert_eq!(call(&validator, &token(&a.state.rotation, &iss_a)).await, OK);
-    assert_eq!(call(&validator, &token(&b.state.rotation, &iss_b)).await, OK);
+    assert_eq!(
+        call(&validator, &token(&a.state.rotation, &iss_a)).await,
+        OK
+    );
+    assert_eq!(
+        call(&validator, &token(&b.state.rotation, &iss_b)).await,
+        OK
+    );
 
     // B's token claiming to be from A: A's keys lack B's kid.
     assert_eq!(

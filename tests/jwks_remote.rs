@@ -20,7 +20,9 @@ use tower_jwt_auth::rotation::{KeyPair, KeyRotation};
 use tower_jwt_auth::{Algorithm, AuthError, AuthLayer, Claims, JwtValidator};
 
 fn rsa(kid: &str, pem: &str) -> KeyPair {
-    KeyPair::rsa_pem(Algorithm::RS256, pem).unwrap().with_kid(kid)
+    KeyPair::rsa_pem(Algorithm::RS256, pem)
+        .unwrap()
+        .with_kid(kid)
 }
 
 async fn server() -> JwksServer {
@@ -52,10 +54,11 @@ async fn call(validator: &JwtValidator, token: &str) -> (StatusCode, Option<&'st
 }
 
 const OK: (StatusCode, Option<&str>) = (StatusCode::OK, None);
-const UNAVAILABLE: (StatusCode, Option<&str>) =
-    (StatusCode::UNAUTHORIZED, Some("Signing keys are unavailable"));
-const UNKNOWN_KID: (StatusCode, Option<&str>) =
-    (StatusCode::UNAUTHORIZED, Some("Unknown key id"));
+const UNAVAILABLE: (StatusCode, Option<&str>) = (
+    StatusCode::UNAUTHORIZED,
+    Some("Signing keys are unavailable"),
+);
+const UNKNOWN_KID: (StatusCode, Option<&str>) = (StatusCode::UNAUTHORIZED, Some("Unknown key id"));
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_fetched_once_at_start_up() {
@@ -90,7 +93,10 @@ async fn keys_are_refreshed_on_the_interval() {
     // A key published meanwhile is picked up without an unknown-kid refetch.
     server.state.rotation.add(rsa("k2", RSA_2048_B)).unwrap();
     let seen = server.jwks_hits();
-    until("a fetch after the change", || server.jwks_hits() >= seen + 2).await;
+    until("a fetch after the change", || {
+        server.jwks_hits() >= seen + 2
+    })
+    .await;
     server.state.rotation.activate("k2").unwrap();
     let token = server.state.rotation.sign(&claims()).unwrap();
     assert_eq!(call(&keys.validator().unwrap(), &token).await, OK);
@@ -239,7 +245,10 @@ async fn stale_keys_serve_while_the_endpoint_is_down_then_expire() {
 
     // The endpoint comes back: keys load again.
     server.set_mode(Mode::Keys);
-    until("recovery", || keys.stats().fetch_failed > 0 && keys.is_loaded()).await;
+    until("recovery", || {
+        keys.stats().fetch_failed > 0 && keys.is_loaded()
+    })
+    .await;
     let mut result = call(&validator, &token).await;
     for _ in 0..3000 {
         if result == OK {
@@ -331,7 +340,10 @@ async fn malformed_sets_are_refused() {
         assert_eq!(err.kind(), kind, "{body}: {err}");
     }
     // Too large.
-    server.set_mode(Mode::Body(format!(r#"{{"keys": [], "pad": "{}"}}"#, "x".repeat(4096))));
+    server.set_mode(Mode::Body(format!(
+        r#"{{"keys": [], "pad": "{}"}}"#,
+        "x".repeat(4096)
+    )));
     let err = builder(&server.jwks_url())
         .max_response_size(1024)
         .build()
@@ -358,9 +370,13 @@ async fn unsupported_keys_are_skipped_and_the_others_load() {
     let good = server.state.rotation.jwk_set().to_json();
     let good: serde_json::Value = serde_json::from_str(&good).unwrap();
     let mut list = good["keys"].as_array().unwrap().clone();
-    list.push(serde_json::json!({"kty": "EC", "crv": "secp256k1", "kid": "k", "x": "AA", "y": "AA"}));
+    list.push(
+        serde_json::json!({"kty": "EC", "crv": "secp256k1", "kid": "k", "x": "AA", "y": "AA"}),
+    );
     list.push(serde_json::json!({"kty": "oct", "alg": "HS256", "kid": "sym", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}));
-    list.push(serde_json::json!({"kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB"}));
+    list.push(
+        serde_json::json!({"kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB"}),
+    );
     server.set_mode(Mode::Body(serde_json::json!({ "keys": list }).to_string()));
     let keys = builder(&server.jwks_url()).build().await.unwrap();
     assert_eq!(keys.stats().keys_skipped, 3);
@@ -370,14 +386,12 @@ async fn unsupported_keys_are_skipped_and_the_others_load() {
     // The symmetric key was not loaded: a token "signed" with it is refused,
     // even by a validator that allows HS256.
     let hs = JwtValidator::from_source(keys.clone(), [Algorithm::HS256, Algorithm::RS256]).unwrap();
-    let forged = tower_jwt_auth::SigningKey::hmac(
-        Algorithm::HS256,
-        "secret-secret-secret-secret-secret",
-    )
-    .unwrap()
-    .with_kid("sym")
-    .sign(&claims())
-    .unwrap();
+    let forged =
+        tower_jwt_auth::SigningKey::hmac(Algorithm::HS256, "secret-secret-secret-secret-secret")
+            .unwrap()
+            .with_kid("sym")
+            .sign(&claims())
+            .unwrap();
     assert!(hs.validate::<Claims>(&forged).is_err());
 }
 
@@ -401,11 +415,7 @@ async fn the_http_client_is_injectable() {
         .unwrap();
     assert_eq!(*seen.lock().unwrap(), ["https://idp.example/keys"]);
     let token = rotation.sign(&claims()).unwrap();
-    assert!(keys
-        .validator()
-        .unwrap()
-        .validate::<Claims>(&token)
-        .is_ok());
+    assert!(keys.validator().unwrap().validate::<Claims>(&token).is_ok());
 }
 
 #[tokio::test]

@@ -141,7 +141,10 @@ async fn access_token(client: &HttpClient, token_endpoint: &str, resource: &str)
     let (status, body) = json(client, req).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
-    body["access_token"].as_str().expect("access_token").to_owned()
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
 }
 
 async fn call(validator: &JwtValidator, token: &str) -> (StatusCode, Option<Claims>) {

@@ -64,12 +64,11 @@ fn jwks_uri(body: &[u8], issuer: &str, config: &Config) -> Result<Uri, JwksError
             ),
         ));
     }
-    let url = metadata.jwks_uri.ok_or_else(|| {
-        JwksError::new(JwksErrorKind::Discovery, "the document has no jwks_uri")
-    })?;
-    check_url(&url, config.allow_http).map_err(|e| {
-        JwksError::new(JwksErrorKind::Discovery, format!("unusable jwks_uri: {e}"))
-    })
+    let url = metadata
+        .jwks_uri
+        .ok_or_else(|| JwksError::new(JwksErrorKind::Discovery, "the document has no jwks_uri"))?;
+    check_url(&url, config.allow_http)
+        .map_err(|e| JwksError::new(JwksErrorKind::Discovery, format!("unusable jwks_uri: {e}")))
 }
 
 #[cfg(test)]
@@ -89,6 +88,9 @@ mod tests {
         );
         let [oidc, oauth] = well_known_urls(&"http://127.0.0.1:9/".parse().unwrap());
         assert_eq!(oidc, "http://127.0.0.1:9/.well-known/openid-configuration");
-        assert_eq!(oauth, "http://127.0.0.1:9/.well-known/oauth-authorization-server");
+        assert_eq!(
+            oauth,
+            "http://127.0.0.1:9/.well-known/oauth-authorization-server"
+        );
     }
 }

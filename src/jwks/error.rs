@@ -79,7 +79,10 @@ impl JwksError {
     }
 
     pub(crate) fn status_error(status: StatusCode) -> Self {
-        let mut e = Self::new(JwksErrorKind::Status, format!("the server answered {status}"));
+        let mut e = Self::new(
+            JwksErrorKind::Status,
+            format!("the server answered {status}"),
+        );
         e.status = Some(status);
         e
     }

@@ -183,7 +183,11 @@ impl RemoteKeysBuilder {
     }
 
     /// Validates tokens of `issuer` against the JWK Set at `jwks_url`, without discovery.
-    pub fn issuer_jwks_url(mut self, issuer: impl Into<String>, jwks_url: impl Into<String>) -> Self {
+    pub fn issuer_jwks_url(
+        mut self,
+        issuer: impl Into<String>,
+        jwks_url: impl Into<String>,
+    ) -> Self {
         self.targets.push(Target::IssuerJwks {
             issuer: issuer.into(),
             jwks: jwks_url.into(),
@@ -328,16 +332,16 @@ impl RemoteKeysBuilder {
         let runtime = Handle::try_current()
             .map_err(|_| JwksError::config("RemoteKeys must be built within a tokio runtime"))?;
         if self.targets.is_empty() {
-            return Err(JwksError::config(
-                "no JWKS URL or issuer was configured",
-            ));
+            return Err(JwksError::config("no JWKS URL or issuer was configured"));
         }
         let with_issuer = self
             .targets
             .iter()
             .filter(|t| !matches!(t, Target::Jwks(_)))
             .count();
-        if with_issuer > 0 && with_issuer < self.targets.len() || with_issuer == 0 && self.targets.len() > 1 {
+        if with_issuer > 0 && with_issuer < self.targets.len()
+            || with_issuer == 0 && self.targets.len() > 1
+        {
             return Err(JwksError::config(
                 "a JWKS URL without issuer cannot be combined with other sources: \
                  name the issuer of each (issuer_jwks_url)",

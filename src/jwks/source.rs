@@ -239,7 +239,10 @@ impl Source {
             Err(error) => {
                 self.counters.fetch_failed.inc();
                 self.failing.store(true, Ordering::Relaxed);
-                let failures = self.failures.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+                let failures = self
+                    .failures
+                    .fetch_add(1, Ordering::Relaxed)
+                    .saturating_add(1);
                 #[cfg(feature = "tracing")]
                 {
                     let age = self.loaded.load().as_deref().map(|l| now - l.at);

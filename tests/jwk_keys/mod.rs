@@ -29,7 +29,10 @@ pub fn every_pair() -> Vec<(Algorithm, KeyPair)> {
     v.push((ES384, KeyPair::ec_pem(ES384, P384).expect("p384")));
     v.push((EdDSA, KeyPair::ed_pem(ED25519).expect("ed25519")));
     for alg in [HS256, HS384, HS512] {
-        v.push((alg, KeyPair::hmac(alg, format!("{alg:?}"), SECRET_64).expect("hmac")));
+        v.push((
+            alg,
+            KeyPair::hmac(alg, format!("{alg:?}"), SECRET_64).expect("hmac"),
+        ));
     }
     v
 }
