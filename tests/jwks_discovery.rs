@@ -191,3 +191,57 @@ async fn several_issuers_each_with_their_keys() {
     assert_eq!(keys.stats_for(Some(&iss_b)).unwrap().refetch_unknown_kid, 0);
     assert!(keys.stats_for(Some("https://other.example")).is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_issuer_beside_a_remote_one() {
+    let remote = JwksServer::start(KeyRotation::new(KeyPair::ed_pem(ED25519).unwrap())).await;
+    let own = KeyRotation::new(
+        KeyPair::ec_pem(Algorithm::ES384, P384)
+            .unwrap()
+            .with_kid("gateway-1"),
+    );
+    let keys = RemoteKeys::builder()
+        .issuer(remote.base())
+        .local_issuer("https://gateway.example", own.clone())
+        .build()
+        .await
+        .unwrap();
+    let validator = keys.validator().unwrap();
+    assert_eq!(
+        call(&validator, &token(&own, "https://gateway.example")).await,
+        OK
+    );
+    assert_eq!(
+        call(&validator, &token(&remote.state.rotation, &remote.base())).await,
+        OK
+    );
+    // The gateway's key does not vouch for the remote issuer, nor the reverse.
+    assert_eq!(
+        call(&validator, &token(&own, &remote.base())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(
+            &validator,
+            &token(&remote.state.rotation, "https://gateway.example")
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Rotation of the local keys is seen at once.
+    own.rotate(KeyPair::ed_pem(ED25519).unwrap().with_kid("gateway-2"))
+        .unwrap();
+    assert_eq!(
+        call(&validator, &token(&own, "https://gateway.example")).await,
+        OK
+    );
+    // A local issuer cannot also be remote.
+    let err = RemoteKeys::builder()
+        .issuer(remote.base())
+        .local_issuer(remote.base(), own)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), JwksErrorKind::Config);
+}

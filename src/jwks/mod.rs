@@ -31,7 +31,8 @@
 //! - **Several issuers.** With [`issuer`](RemoteKeysBuilder::issuer) (discovery)
 //!   or [`issuer_jwks_url`](RemoteKeysBuilder::issuer_jwks_url), the token's
 //!   `iss` picks the issuer's keys; a token of any other issuer is refused as
-//!   `invalid_token` "Unknown issuer".
+//!   `invalid_token` "Unknown issuer". A service's own tokens can be checked
+//!   beside them with [`local_issuer`](RemoteKeysBuilder::local_issuer).
 //! - **Transport.** Every fetch has a timeout and a size cap; keys are only
 //!   fetched over `https`, except from loopback hosts or with
 //!   [`allow_http`](RemoteKeysBuilder::allow_http). The HTTP client is any
@@ -148,6 +149,7 @@ enum Target {
 #[must_use]
 pub struct RemoteKeysBuilder {
     targets: Vec<Target>,
+    locals: Vec<(String, Arc<dyn KeySource>)>,
     config: Config,
     startup: Startup,
     client: Option<HttpClient>,
@@ -157,6 +159,10 @@ impl fmt::Debug for RemoteKeysBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteKeysBuilder")
             .field("targets", &self.targets)
+            .field(
+                "local_issuers",
+                &self.locals.iter().map(|(i, _)| i).collect::<Vec<_>>(),
+            )
             .field("config", &self.config)
             .field("startup", &self.startup)
             .field("client", &self.client)
@@ -192,6 +198,15 @@ impl RemoteKeysBuilder {
             issuer: issuer.into(),
             jwks: jwks_url.into(),
         });
+        self
+    }
+
+    /// Validates tokens of `issuer` against a local key source (no fetching):
+    /// for a service that checks its own tokens, signed with a
+    /// [`KeyRotation`](crate::rotation::KeyRotation), beside those of identity
+    /// providers. The token's `iss` must equal `issuer`.
+    pub fn local_issuer(mut self, issuer: impl Into<String>, source: impl KeySource) -> Self {
+        self.locals.push((issuer.into(), Arc::new(source)));
         self
     }
 
@@ -331,17 +346,17 @@ impl RemoteKeysBuilder {
         self.check()?;
         let runtime = Handle::try_current()
             .map_err(|_| JwksError::config("RemoteKeys must be built within a tokio runtime"))?;
-        if self.targets.is_empty() {
+        if self.targets.is_empty() && self.locals.is_empty() {
             return Err(JwksError::config("no JWKS URL or issuer was configured"));
         }
         let with_issuer = self
             .targets
             .iter()
             .filter(|t| !matches!(t, Target::Jwks(_)))
-            .count();
-        if with_issuer > 0 && with_issuer < self.targets.len()
-            || with_issuer == 0 && self.targets.len() > 1
-        {
+            .count()
+            + self.locals.len();
+        let total = self.targets.len() + self.locals.len();
+        if with_issuer > 0 && with_issuer < total || with_issuer == 0 && total > 1 {
             return Err(JwksError::config(
                 "a JWKS URL without issuer cannot be combined with other sources: \
                  name the issuer of each (issuer_jwks_url)",
@@ -354,6 +369,15 @@ impl RemoteKeysBuilder {
         let config = Arc::new(self.config);
         let mut sources = Vec::new();
         let mut by_issuer = HashMap::new();
+        let mut locals: HashMap<Arc<str>, Arc<dyn KeySource>> = HashMap::new();
+        for (issuer, source) in self.locals {
+            let issuer: Arc<str> = issuer.into();
+            if locals.insert(issuer.clone(), source).is_some() {
+                return Err(JwksError::config(format!(
+                    "the issuer {issuer:?} is configured twice"
+                )));
+            }
+        }
         for target in self.targets {
             let (issuer, location) = match target {
                 Target::Jwks(url) => (None, Location::Jwks(check_url(&url, config.allow_http)?)),
@@ -368,7 +392,9 @@ impl RemoteKeysBuilder {
                 ),
             };
             if let Some(issuer) = &issuer {
-                if by_issuer.insert(issuer.clone(), sources.len()).is_some() {
+                if locals.contains_key(issuer)
+                    || by_issuer.insert(issuer.clone(), sources.len()).is_some()
+                {
                     return Err(JwksError::config(format!(
                         "the issuer {issuer:?} is configured twice"
                     )));
@@ -406,6 +432,7 @@ impl RemoteKeysBuilder {
                 by_issuer: with_issuer > 0,
                 sources,
                 issuers: by_issuer,
+                locals,
                 unknown_issuer: stats::Counter::default(),
                 tasks,
             }),
@@ -437,6 +464,7 @@ pub struct RemoteKeys {
 struct Inner {
     sources: Vec<Arc<Source>>,
     issuers: HashMap<Arc<str>, usize>,
+    locals: HashMap<Arc<str>, Arc<dyn KeySource>>,
     by_issuer: bool,
     unknown_issuer: stats::Counter,
     tasks: Vec<AbortHandle>,
@@ -471,6 +499,7 @@ impl RemoteKeys {
     pub fn builder() -> RemoteKeysBuilder {
         RemoteKeysBuilder {
             targets: Vec::new(),
+            locals: Vec::new(),
             config: Config::default(),
             startup: Startup::default(),
             client: None,
@@ -530,6 +559,9 @@ impl RemoteKeys {
 
 impl KeySource for RemoteKeys {
     fn keys(&self, issuer: Option<&str>) -> Result<Arc<KeySet>, AuthError> {
+        if let Some(local) = issuer.and_then(|i| self.inner.locals.get(i)) {
+            return local.keys(issuer);
+        }
         match self.source(issuer) {
             Some(source) => source.keys(),
             None => {
@@ -543,6 +575,9 @@ impl KeySource for RemoteKeys {
     }
 
     fn refresh(&self, issuer: Option<&str>, kid: &str) -> Option<RefreshFuture> {
+        if let Some(local) = issuer.and_then(|i| self.inner.locals.get(i)) {
+            return local.refresh(issuer, kid);
+        }
         self.source(issuer)?.refresh(kid)
     }
 
