@@ -54,13 +54,19 @@
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend |
 //! | `axum` | no | extractors for the user and the claims |
 //! | `tracing` | no | `debug` events for rejections (never a token) |
+//! | `jwks` | no | [`jwks::RemoteKeys`]: remote JWKS and OIDC discovery (hyper-util, rustls) |
 //!
 //! [tower]: https://docs.rs/tower
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bearer;
 mod claims;
+pub mod jwk;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod jwks;
 pub mod keys;
+pub mod rotation;
 mod sign;
 #[cfg(feature = "token")]
 pub mod token;
