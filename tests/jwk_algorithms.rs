@@ -151,8 +151,6 @@ fn rfc_8037_ed25519_vector_verifies() {
 }
 
 #[test]
-#[ignore = "core bug: src/keys.rs (aws-lc-rs backend) Verifier::public accepts a 1024-bit RSA key: \
-            ParsedPublicKey::new checks the modulus size only when verifying"]
 fn rsa_under_2048_bits_is_refused_from_pem() {
     for alg in [Algorithm::RS256, Algorithm::PS256] {
         let err = VerifyingKey::rsa_pem(alg, RSA_1024_PUB).unwrap_err();
