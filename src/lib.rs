@@ -58,10 +58,17 @@
 //! [tower]: https://docs.rs/tower
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 pub mod bearer;
 mod claims;
 pub mod keys;
+pub mod scopes;
 mod sign;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod tonic;
 mod validate;
 
 pub use bearer::error::{AuthError, AuthErrorKind, ConfigError};
