@@ -114,7 +114,10 @@ pub(crate) async fn serve(
 /// # Errors
 ///
 /// When signing fails.
-pub(crate) fn token_for(sub: &str, scope: Option<&str>) -> Result<String, Box<dyn std::error::Error>> {
+pub(crate) fn token_for(
+    sub: &str,
+    scope: Option<&str>,
+) -> Result<String, Box<dyn std::error::Error>> {
     let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
     let mut claims = Claims::new(sub).with_iat(now).with_exp(now + 30 * 60);
     if let Some(scope) = scope {

@@ -36,9 +36,9 @@ use tonic::transport::{Channel, Server};
 use tonic::Status;
 use tonic_prost::ProstCodec;
 use tower::Service;
-use tower_layer::Layer;
 use tower_jwt_auth::scopes::RequireScopesLayer;
 use tower_jwt_auth::{resolve_sync, AuthError, AuthLayer, Claims, JwtValidator, SigningKey};
+use tower_layer::Layer;
 
 /// The demo secret (the FastAPI tutorial's). Use your own: `openssl rand -hex 32`.
 pub(crate) const SECRET: &str = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";

@@ -483,4 +483,135 @@ mod tests {
             .check(&Claims::new("x"))
             .is_ok());
     }
+
+    use http_body_util::{BodyExt, Full};
+    use tower::{service_fn, ServiceBuilder, ServiceExt};
+
+    type Res = Response<ResponseBody<Full<Bytes>>>;
+
+    async fn ok(_: Request<()>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+        Ok(Response::new(Full::from("ok")))
+    }
+
+    async fn call(layer: RequireScopesLayer, claims: Option<Claims>, grpc: bool) -> Res {
+        let svc = ServiceBuilder::new().layer(layer).service_fn(ok);
+        let mut req = Request::new(());
+        if let Some(c) = claims {
+            req.extensions_mut().insert(c);
+        }
+        if grpc {
+            req.headers_mut()
+                .insert("content-type", "application/grpc".parse().unwrap());
+        }
+        svc.oneshot(req).await.unwrap()
+    }
+
+    async fn body(res: Res) -> String {
+        let b = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    fn scoped(scope: &str) -> Option<Claims> {
+        Some(Claims::new("jo").with_scope(scope))
+    }
+
+    #[tokio::test]
+    async fn granted_scopes_reach_the_service() {
+        let layer = RequireScopesLayer::new(["me"]).unwrap();
+        let res = call(layer, scoped("items me"), false).await;
+        assert_eq!(res.status(), http::StatusCode::OK);
+        assert_eq!(body(res).await, "ok");
+    }
+
+    #[tokio::test]
+    async fn missing_scope_standards_is_403() {
+        let layer = RequireScopesLayer::new(["me", "items"]).unwrap();
+        let res = call(layer, scoped("me"), false).await;
+        assert_eq!(res.status(), http::StatusCode::FORBIDDEN);
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required scope", scope="me items""#
+        );
+        let err = res.extensions().get::<AuthError>().unwrap().clone();
+        assert_eq!(err.kind(), crate::AuthErrorKind::InsufficientScope);
+        assert_eq!(
+            body(res).await,
+            r#"{"error":"insufficient_scope","error_description":"The access token lacks a required scope"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_scope_fastapi_is_401_not_enough_permissions() {
+        let layer = RequireScopesLayer::new(["me", "items"])
+            .unwrap()
+            .style(Style::FastApi);
+        let res = call(layer, scoped("items"), false).await;
+        assert_eq!(res.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer scope="me items""#
+        );
+        assert_eq!(body(res).await, r#"{"detail":"Not enough permissions"}"#);
+    }
+
+    #[tokio::test]
+    async fn no_claims_is_missing_credentials() {
+        let layer = RequireScopesLayer::new(["me"])
+            .unwrap()
+            .style(Style::FastApi);
+        let res = call(layer, None, false).await;
+        assert_eq!(res.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(res.headers()["www-authenticate"], "Bearer");
+        assert_eq!(body(res).await, r#"{"detail":"Not authenticated"}"#);
+    }
+
+    #[tokio::test]
+    async fn grpc_missing_scope_is_permission_denied() {
+        let layer = RequireScopesLayer::new(["me"]).unwrap();
+        let res = call(layer, scoped("items"), true).await;
+        assert_eq!(res.status(), http::StatusCode::OK);
+        assert_eq!(res.headers()["grpc-status"], "7");
+    }
+
+    #[tokio::test]
+    async fn custom_claims_and_rejection() {
+        #[derive(Clone)]
+        struct Mine(Vec<&'static str>);
+        impl HasScopes for Mine {
+            fn has_scope(&self, scope: &str) -> bool {
+                self.0.contains(&scope)
+            }
+        }
+        let layer = RequireScopesLayer::new(["a"])
+            .unwrap()
+            .with_claims::<Mine>()
+            .reject_with(|e: &AuthError, _: &RejectContext<'_>| {
+                let mut r = Response::new(Bytes::from(e.scope().unwrap_or("").to_owned()));
+                *r.status_mut() = http::StatusCode::IM_A_TEAPOT;
+                r
+            });
+        let svc = layer.layer(service_fn(ok));
+        let mut req = Request::new(());
+        req.extensions_mut().insert(Mine(vec!["b"]));
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), http::StatusCode::IM_A_TEAPOT);
+        assert_eq!(body(res).await, "a");
+        let mut req = Request::new(());
+        req.extensions_mut().insert(Mine(vec!["a"]));
+        assert_eq!(
+            svc.oneshot(req).await.unwrap().status(),
+            http::StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn readiness_is_forwarded() {
+        let layer = RequireScopesLayer::new(["me"]).unwrap();
+        let (mut svc, mut handle) =
+            tower_test::mock::spawn_layer::<Request<()>, Response<()>, _>(layer);
+        handle.allow(0);
+        tokio_test::assert_pending!(svc.poll_ready());
+        handle.allow(1);
+        tokio_test::assert_ready_ok!(svc.poll_ready());
+    }
 }

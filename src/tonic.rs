@@ -5,14 +5,14 @@
 //!
 //! - for every service: `Server::builder().layer(auth_layer)`;
 //! - for one service: `Server::builder().add_service(auth_layer.layer(svc))`;
-//!   [`Auth`](crate::Auth) and [`RequireScopes`](crate::scopes::RequireScopes)
+//!   [`Auth`] and [`RequireScopes`]
 //!   forward [`NamedService`] to the service they wrap, which `add_service` needs.
 //!
 //! gRPC requests (`content-type: application/grpc...`) are refused as gRPC by the
 //! [`DefaultRejection`](crate::DefaultRejection): HTTP 200 with `grpc-status` 16
 //! (`UNAUTHENTICATED`), or 7 (`PERMISSION_DENIED`) for a missing scope, and a
 //! `grpc-message`, so a tonic client gets a [`Status`] with that code. tonic copies
-//! the HTTP request extensions into the [`tonic::Request`](::tonic::Request), so the
+//! the HTTP request extensions into the [`tonic::Request`], so the
 //! handler finds the claims and the user there; [`user`] and [`claims`] read them.
 //!
 //! ```

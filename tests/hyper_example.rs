@@ -44,7 +44,10 @@ impl Server {
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
-        let res = client.request(req.body(Empty::new()).unwrap()).await.unwrap();
+        let res = client
+            .request(req.body(Empty::new()).unwrap())
+            .await
+            .unwrap();
         let (parts, body) = res.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
         (

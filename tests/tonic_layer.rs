@@ -49,8 +49,11 @@ fn layer_fits_tonic_server() {
     let _: Router<_> = Server::builder()
         .add_service(AuthLayer::new(validator()).layer(health.clone()))
         .add_service(
-            AuthLayer::new(validator())
-                .layer(RequireScopesLayer::new(["x"]).unwrap().layer(example::WhoAmIServer)),
+            AuthLayer::new(validator()).layer(
+                RequireScopesLayer::new(["x"])
+                    .unwrap()
+                    .layer(example::WhoAmIServer),
+            ),
         );
     // Both, and the serve futures are Send (they can be spawned).
     fn assert_send<T: Send>(_: &T) {}
@@ -94,7 +97,10 @@ where
     (channel, stop)
 }
 
-fn check(channel: &Channel, token: Option<&str>) -> impl Future<Output = Result<(), tonic::Status>> {
+fn check(
+    channel: &Channel,
+    token: Option<&str>,
+) -> impl Future<Output = Result<(), tonic::Status>> {
     let mut client = HealthClient::new(channel.clone());
     let mut req = Request::new(HealthCheckRequest::default());
     if let Some(t) = token {
