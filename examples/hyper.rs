@@ -16,7 +16,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::Parser;
@@ -94,7 +94,15 @@ pub(crate) async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _peer)) = accepted else { continue };
+                let (stream, _peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(_) => {
+                        // Out of file descriptors or the like: back off instead of
+                        // spinning; the listener stays usable.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
                 let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
