@@ -66,6 +66,8 @@ mod claims;
 pub mod keys;
 pub mod scopes;
 mod sign;
+#[cfg(feature = "token")]
+pub mod token;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod tonic;
