@@ -234,3 +234,48 @@ fn rotation_is_send_sync_and_debug_hides_material() {
     let debug = format!("{rotation:?}");
     assert!(debug.contains("h1") && !debug.contains("0123"), "{debug}");
 }
+
+/// The token endpoint signs with the rotation's active key, and a rotation
+/// takes effect at the next login.
+#[tokio::test]
+async fn token_endpoint_signs_with_the_active_key_of_a_rotation() {
+    use tower_jwt_auth::token::{
+        MemoryStore, PasswordHasher, StoredUser, TokenEndpoint, UserProfile,
+    };
+
+    let hasher = PasswordHasher::builder()
+        .params(8 * 1024, 1, 1)
+        .unwrap()
+        .build();
+    let hash = hasher.hash(b"secret").await.unwrap();
+    let store =
+        MemoryStore::new().with_user(StoredUser::from_profile(UserProfile::new("johndoe"), hash));
+    let rotation = KeyRotation::new(rsa("one", RSA_2048));
+    let endpoint = TokenEndpoint::builder(store, rotation.clone())
+        .hasher(hasher)
+        .build();
+    let login = || async {
+        let req = Request::post("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from_static(
+                b"grant_type=password&username=johndoe&password=secret",
+            )))
+            .unwrap();
+        let res = endpoint.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: serde_json::Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let validator = rotation.validator().unwrap();
+
+    let first = login().await;
+    assert_eq!(kid_of(&first), "one");
+    rotation.rotate(rsa("two", RSA_2048_B)).unwrap();
+    let second = login().await;
+    assert_eq!(kid_of(&second), "two");
+    assert!(validator.validate::<Claims>(&first).is_ok());
+    assert!(validator.validate::<Claims>(&second).is_ok());
+    rotation.retire("one").unwrap();
+    assert!(validator.validate::<Claims>(&first).is_err());
+}

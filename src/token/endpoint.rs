@@ -28,6 +28,7 @@ use super::resolve::StoreResolver;
 use super::store::{StoredUser, UserStore};
 use super::throttle::{Throttle, ThrottleState};
 use super::users_file::MAX_USERNAME_LEN;
+use crate::rotation::KeyRotation;
 use crate::{ConfigError, SigningKey, Style};
 
 /// The default lifetime of issued tokens (30 minutes, as the FastAPI tutorial).
@@ -62,9 +63,41 @@ impl<S> Clone for TokenEndpoint<S> {
 
 type ClientIpFn = dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync;
 
+/// What signs the endpoint's tokens: one fixed key, or the active key of a
+/// [`KeyRotation`] (read at each login, so a rotation takes effect at once).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum TokenSigner {
+    /// One key.
+    Fixed(SigningKey),
+    /// The active key of a rotation.
+    Rotation(KeyRotation),
+}
+
+impl TokenSigner {
+    fn sign<T: serde::Serialize>(&self, claims: &T) -> Result<String, crate::SignError> {
+        match self {
+            TokenSigner::Fixed(key) => key.sign(claims),
+            TokenSigner::Rotation(rotation) => rotation.sign(claims),
+        }
+    }
+}
+
+impl From<SigningKey> for TokenSigner {
+    fn from(key: SigningKey) -> Self {
+        TokenSigner::Fixed(key)
+    }
+}
+
+impl From<KeyRotation> for TokenSigner {
+    fn from(rotation: KeyRotation) -> Self {
+        TokenSigner::Rotation(rotation)
+    }
+}
+
 struct Config<S> {
     store: Arc<S>,
-    key: SigningKey,
+    key: TokenSigner,
     ttl: Duration,
     issuer: Option<String>,
     audience: Vec<String>,
@@ -113,7 +146,7 @@ impl<S: fmt::Debug> fmt::Debug for TokenEndpoint<S> {
 #[must_use]
 pub struct TokenEndpointBuilder<S> {
     store: Arc<S>,
-    key: SigningKey,
+    key: TokenSigner,
     ttl: Duration,
     issuer: Option<String>,
     audience: Vec<String>,
@@ -151,10 +184,13 @@ impl<S> TokenEndpoint<S> {
     /// [`Throttle::new`], a 16 KiB body cap, 256-byte usernames, 1 KiB
     /// passwords, rehash on login, the client IP read from a
     /// [`SocketAddr`] in the request extensions.
-    pub fn builder(store: S, key: SigningKey) -> TokenEndpointBuilder<S> {
+    ///
+    /// `key` is a [`SigningKey`], or a [`KeyRotation`] whose active key signs
+    /// each token (and sets its `kid`).
+    pub fn builder(store: S, key: impl Into<TokenSigner>) -> TokenEndpointBuilder<S> {
         TokenEndpointBuilder {
             store: Arc::new(store),
-            key,
+            key: key.into(),
             ttl: DEFAULT_TTL,
             issuer: None,
             audience: Vec::new(),

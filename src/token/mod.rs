@@ -183,7 +183,7 @@ mod throttle;
 mod users_file;
 
 pub use endpoint::{
-    ResponseFuture, TokenEndpoint, TokenEndpointBuilder, DEFAULT_MAX_BODY_LEN,
+    ResponseFuture, TokenEndpoint, TokenEndpointBuilder, TokenSigner, DEFAULT_MAX_BODY_LEN,
     DEFAULT_MAX_PASSWORD_LEN, DEFAULT_TTL,
 };
 pub use password::{
