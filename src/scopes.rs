@@ -615,8 +615,3 @@ mod tests {
         tokio_test::assert_ready_ok!(svc.poll_ready());
     }
 }
-
-/// The integrations guide (`docs/integrations.md`), compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../docs/integrations.md")]
-struct IntegrationsDoctests;
