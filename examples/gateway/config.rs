@@ -801,7 +801,7 @@ fn relative_to(file: Option<&Path>, p: PathBuf) -> PathBuf {
     }
 }
 
-fn parse_upstream(s: &str) -> Result<Upstream, String> {
+pub(crate) fn parse_upstream(s: &str) -> Result<Upstream, String> {
     let uri: Uri = s.parse().map_err(|e| format!("not a URL ({e})"))?;
     match uri.scheme_str() {
         Some("http") => {}

@@ -21,13 +21,13 @@
 //! Put it in front of a service with `--upstream http://127.0.0.1:3000`; see
 //! `--help` and `docs/gateway.md` for every setting.
 
-mod config;
-mod metrics;
-mod paths;
-mod proxy;
-mod server;
-mod tutorial;
-mod users;
+pub(crate) mod config;
+pub(crate) mod metrics;
+pub(crate) mod paths;
+pub(crate) mod proxy;
+pub(crate) mod server;
+pub(crate) mod tutorial;
+pub(crate) mod users;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
