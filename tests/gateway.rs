@@ -68,7 +68,12 @@ impl Upstream {
     }
 
     fn last(&self) -> Seen {
-        self.seen.lock().unwrap().last().cloned().expect("the upstream saw a request")
+        self.seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the upstream saw a request")
     }
 }
 
@@ -188,7 +193,10 @@ fn client() -> Client<HttpConnector, TestBody> {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// A valid token for `sub` with `scope`.
@@ -236,7 +244,13 @@ async fn forwards_method_path_query_headers_and_body() {
     })
     .await;
     let t = token("johndoe", "items me");
-    for method in [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+    for method in [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ] {
         let req = Request::builder()
             .method(method.clone())
             .uri(gw.url("/api/items/42?q=a%20b&x=1"))
@@ -261,7 +275,10 @@ async fn forwards_method_path_query_headers_and_body() {
         assert_eq!(h["x-forwarded-host"], gw.addr.to_string());
         assert_eq!(h["x-auth-subject"], "johndoe");
         assert_eq!(h["x-auth-scopes"], "items me");
-        assert!(h.get("authorization").is_none(), "Authorization is not forwarded by default");
+        assert!(
+            h.get("authorization").is_none(),
+            "Authorization is not forwarded by default"
+        );
     }
     assert_eq!(up.hits(), 5);
 }
@@ -304,7 +321,10 @@ async fn mapped_claims_go_upstream_as_headers() {
         .header("x-auth-email", "spoofed@example.com")
         .body(empty())
         .unwrap();
-    assert_eq!(client().request(req).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client().request(req).await.unwrap().status(),
+        StatusCode::OK
+    );
     let h = up.last().headers;
     assert_eq!(h["x-auth-email"], "johndoe@example.com");
     assert_eq!(h["x-auth-groups"], "a,b");
@@ -342,7 +362,9 @@ impl Body for Generated {
         let n = self.left.min(CHUNK.len() as u64);
         self.left -= n;
         self.produced.fetch_add(n, Ordering::SeqCst);
-        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&CHUNK[..n as usize])))))
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+            &CHUNK[..n as usize],
+        )))))
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -374,7 +396,10 @@ async fn streams_64_mib_both_ways_without_buffering() {
     // The echo's response headers came back through the gateway before the
     // request body was all sent: nothing waited for the whole body.
     let at_headers = produced.load(Ordering::SeqCst);
-    assert!(at_headers < LEN, "the response started only after {at_headers} bytes");
+    assert!(
+        at_headers < LEN,
+        "the response started only after {at_headers} bytes"
+    );
 
     let mut body = res.into_body();
     let mut received = 0u64;
@@ -414,7 +439,10 @@ async fn request_bodies_over_the_limit_get_413() {
         .header("authorization", &auth)
         .body(full(vec![0u8; 2048]))
         .unwrap();
-    assert_eq!(client().request(req).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        client().request(req).await.unwrap().status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     assert_eq!(up.hits(), 0);
 
     // Chunked: cut off at the limit.
@@ -426,14 +454,20 @@ async fn request_bodies_over_the_limit_get_413() {
         .header("authorization", &auth)
         .body(body.boxed_unsync())
         .unwrap();
-    assert_eq!(client().request(req).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        client().request(req).await.unwrap().status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
 
     // At the limit: forwarded.
     let req = Request::post(gw.url("/"))
         .header("authorization", &auth)
         .body(full(vec![0u8; 1024]))
         .unwrap();
-    assert_eq!(client().request(req).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client().request(req).await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -464,21 +498,43 @@ async fn spoofed_identity_headers_are_stripped() {
         .header("authorization", format!("Bearer {t}"))
         .body(empty())
         .unwrap();
-    assert_eq!(client().request(req).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client().request(req).await.unwrap().status(),
+        StatusCode::OK
+    );
     let h = up.last().headers;
-    assert_eq!(h.get_all("x-auth-subject").iter().collect::<Vec<_>>(), ["johndoe"]);
-    assert_eq!(h.get_all("x-auth-scopes").iter().collect::<Vec<_>>(), ["me"]);
-    assert!(h.get("x-auth-email").is_none(), "the token has no email claim");
+    assert_eq!(
+        h.get_all("x-auth-subject").iter().collect::<Vec<_>>(),
+        ["johndoe"]
+    );
+    assert_eq!(
+        h.get_all("x-auth-scopes").iter().collect::<Vec<_>>(),
+        ["me"]
+    );
+    assert!(
+        h.get("x-auth-email").is_none(),
+        "the token has no email claim"
+    );
     assert_eq!(h["x-forwarded-for"], "127.0.0.1");
     assert_eq!(h["x-forwarded-proto"], "http");
     assert_eq!(h["x-forwarded-host"], gw.addr.to_string());
     assert!(h.get("forwarded").is_none());
 
     // Public: removed, nothing put in their place.
-    let req = spoof(Request::get(gw.url("/open/x"))).body(empty()).unwrap();
-    assert_eq!(client().request(req).await.unwrap().status(), StatusCode::OK);
+    let req = spoof(Request::get(gw.url("/open/x")))
+        .body(empty())
+        .unwrap();
+    assert_eq!(
+        client().request(req).await.unwrap().status(),
+        StatusCode::OK
+    );
     let h = up.last().headers;
-    for name in ["x-auth-subject", "x-auth-scopes", "x-auth-email", "forwarded"] {
+    for name in [
+        "x-auth-subject",
+        "x-auth-scopes",
+        "x-auth-email",
+        "forwarded",
+    ] {
         assert!(h.get(name).is_none(), "{name} reached the upstream");
     }
     assert_eq!(h["x-forwarded-for"], "127.0.0.1");
@@ -494,7 +550,10 @@ async fn connection_cannot_remove_or_smuggle_identity_headers() {
     // identity, so the upstream still gets it, once.
     let req = Request::get(gw.url("/"))
         .header("authorization", format!("Bearer {t}"))
-        .header("connection", "keep-alive, X-Auth-Subject, x-auth-scopes, x-custom")
+        .header(
+            "connection",
+            "keep-alive, X-Auth-Subject, x-auth-scopes, x-custom",
+        )
         .header("x-auth-subject", "admin")
         .header("x-custom", "dropped")
         .header("keep-alive", "timeout=5")
@@ -503,11 +562,23 @@ async fn connection_cannot_remove_or_smuggle_identity_headers() {
         .header("proxy-authorization", "Basic Zm9vOmJhcg==")
         .body(empty())
         .unwrap();
-    assert_eq!(client().request(req).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client().request(req).await.unwrap().status(),
+        StatusCode::OK
+    );
     let h = up.last().headers;
-    assert_eq!(h.get_all("x-auth-subject").iter().collect::<Vec<_>>(), ["johndoe"]);
+    assert_eq!(
+        h.get_all("x-auth-subject").iter().collect::<Vec<_>>(),
+        ["johndoe"]
+    );
     assert_eq!(h["x-auth-scopes"], "me");
-    for name in ["x-custom", "keep-alive", "te", "upgrade", "proxy-authorization"] {
+    for name in [
+        "x-custom",
+        "keep-alive",
+        "te",
+        "upgrade",
+        "proxy-authorization",
+    ] {
         assert!(h.get(name).is_none(), "{name} reached the upstream");
     }
 }
@@ -550,7 +621,10 @@ async fn unreachable_upstream_is_502() {
     let body = body_string(res).await;
     assert!(body.contains("bad_gateway"), "{body}");
     let m = metrics(&gw).await;
-    assert!(m.contains(r#"gateway_upstream_errors_total{kind="unreachable"} 1"#), "{m}");
+    assert!(
+        m.contains(r#"gateway_upstream_errors_total{kind="unreachable"} 1"#),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -575,7 +649,10 @@ async fn slow_upstream_is_504() {
     assert_eq!(up.hits(), 1);
     release.notify_waiters();
     let m = metrics(&gw).await;
-    assert!(m.contains(r#"gateway_upstream_errors_total{kind="timeout"} 1"#), "{m}");
+    assert!(
+        m.contains(r#"gateway_upstream_errors_total{kind="timeout"} 1"#),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -593,7 +670,10 @@ async fn upstream_401_and_its_challenge_pass_through() {
     let res = get(&gw.url("/"), Some(&token("johndoe", ""))).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        res.headers().get_all("www-authenticate").iter().collect::<Vec<_>>(),
+        res.headers()
+            .get_all("www-authenticate")
+            .iter()
+            .collect::<Vec<_>>(),
         [r#"Basic realm="upstream", charset="UTF-8""#]
     );
     assert_eq!(body_string(res).await, "upstream says no");
@@ -619,12 +699,32 @@ async fn rejected_requests_never_reach_the_upstream() {
     .unwrap();
     let cases: Vec<(&str, Option<String>, StatusCode)> = vec![
         ("/", None, StatusCode::UNAUTHORIZED),
-        ("/", Some("Basic am9objpzZWNyZXQ=".into()), StatusCode::UNAUTHORIZED),
+        (
+            "/",
+            Some("Basic am9objpzZWNyZXQ=".into()),
+            StatusCode::UNAUTHORIZED,
+        ),
         ("/", Some("Bearer".into()), StatusCode::BAD_REQUEST),
-        ("/", Some("Bearer not.a.jwt".into()), StatusCode::UNAUTHORIZED),
-        ("/", Some(format!("Bearer {expired}")), StatusCode::UNAUTHORIZED),
-        ("/", Some(format!("Bearer {other_key}")), StatusCode::UNAUTHORIZED),
-        ("/admin/x", Some(format!("Bearer {}", token("johndoe", "me"))), StatusCode::FORBIDDEN),
+        (
+            "/",
+            Some("Bearer not.a.jwt".into()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/",
+            Some(format!("Bearer {expired}")),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/",
+            Some(format!("Bearer {other_key}")),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/admin/x",
+            Some(format!("Bearer {}", token("johndoe", "me"))),
+            StatusCode::FORBIDDEN,
+        ),
     ];
     for (path, auth, status) in &cases {
         let mut req = Request::get(gw.url(path));
@@ -633,7 +733,10 @@ async fn rejected_requests_never_reach_the_upstream() {
         }
         let res = client().request(req.body(empty()).unwrap()).await.unwrap();
         assert_eq!(res.status(), *status, "{path} {auth:?}");
-        assert!(res.headers().contains_key("www-authenticate"), "{path} {auth:?}");
+        assert!(
+            res.headers().contains_key("www-authenticate"),
+            "{path} {auth:?}"
+        );
     }
     // A dot-segment path is refused before any rule applies.
     let res = raw_get(gw.addr, "/public/../admin").await;
@@ -671,7 +774,13 @@ async fn public_paths_skip_authentication() {
         ..config(Some(&up))
     })
     .await;
-    for path in ["/docs", "/docs/", "/docs/a/b?c=d", "/static/app.js", "/%64ocs/x"] {
+    for path in [
+        "/docs",
+        "/docs/",
+        "/docs/a/b?c=d",
+        "/static/app.js",
+        "/%64ocs/x",
+    ] {
         let res = get(&gw.url(path), None).await;
         assert_eq!(res.status(), StatusCode::OK, "{path}");
     }
@@ -709,22 +818,40 @@ async fn scopes_are_required_per_prefix() {
     let both = token("johndoe", "admin users");
 
     // `--public /` makes everything else public.
-    assert_eq!(get(&gw.url("/anything"), None).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&gw.url("/anything"), None).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(up.hits(), 1);
 
     let res = get(&gw.url("/admin"), None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = get(&gw.url("/admin/x"), Some(&plain)).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let challenge = res.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert!(challenge.contains(r#"error="insufficient_scope""#), "{challenge}");
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
     assert!(challenge.contains(r#"scope="admin""#), "{challenge}");
-    assert_eq!(get(&gw.url("/admin/users/1"), Some(&admin)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&gw.url("/admin/users/1"), Some(&admin)).await.status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(up.hits(), 1);
 
-    assert_eq!(get(&gw.url("/admin/x"), Some(&admin)).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&gw.url("/admin/x"), Some(&admin)).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(up.last().headers["x-auth-scopes"], "me admin");
-    assert_eq!(get(&gw.url("/admin/users/1"), Some(&both)).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&gw.url("/admin/users/1"), Some(&both)).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(up.hits(), 3);
 }
 
@@ -736,7 +863,10 @@ async fn healthz_and_metrics_need_no_token() {
     assert_eq!(body_string(res).await, "ok\n");
     let res = get(&gw.url("/metrics"), None).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
     let res = client()
         .request(Request::post(gw.url("/healthz")).body(empty()).unwrap())
         .await
@@ -751,9 +881,18 @@ async fn tutorial_routes_without_an_upstream() {
     let res = get(&gw.url("/users/me/items/"), Some(&t)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let items: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
-    assert_eq!(items, serde_json::json!([{ "item_id": "Foo", "owner": "johndoe" }]));
-    assert_eq!(get(&gw.url("/nope"), Some(&t)).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(get(&gw.url("/users/me/"), None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        items,
+        serde_json::json!([{ "item_id": "Foo", "owner": "johndoe" }])
+    );
+    assert_eq!(
+        get(&gw.url("/nope"), Some(&t)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&gw.url("/users/me/"), None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -782,7 +921,10 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
         (res.status(), body_string(res).await)
     });
     let mut arrived_rx = arrived_rx;
-    arrived_rx.recv().await.expect("the request reached the upstream");
+    arrived_rx
+        .recv()
+        .await
+        .expect("the request reached the upstream");
 
     gw.shutdown.take().unwrap().send(()).unwrap();
     // The gateway waits for the request in flight.

@@ -117,12 +117,18 @@ fn every_invalid_flag_is_refused_with_status_2() {
         (&["--require-scope", "/admin="], "--require-scope"),
         (&["--require-scope", "admin=admin"], "--require-scope"),
         (&["--require-scope", "/admin=a\\b"], "--require-scope"),
-        (&["--public", "/x", "--require-scope", "/x=admin"], "--require-scope"),
+        (
+            &["--public", "/x", "--require-scope", "/x=admin"],
+            "--require-scope",
+        ),
         (&["--claim-header", "email"], "--claim-header"),
         (&["--claim-header", "email=bad header"], "--claim-header"),
         (&["--claim-header", "sub=X-Auth-Subject"], "--claim-header"),
         (&["--claim-header", "email=Host"], "--claim-header"),
-        (&["--forward-authorization", "maybe"], "--forward-authorization"),
+        (
+            &["--forward-authorization", "maybe"],
+            "--forward-authorization",
+        ),
         (&["--upstream-timeout", "0s"], "--upstream-timeout"),
         (&["--upstream-timeout", "forever"], "--upstream-timeout"),
         (&["--connect-timeout=-1"], "--connect-timeout"),
@@ -176,16 +182,27 @@ fn invalid_config_files_are_refused_with_status_2() {
     let cases: &[(&str, &str, &str)] = &[
         ("syntax.toml", "listen = ", "--config"),
         ("unknown.toml", "lissten = \"127.0.0.1:1\"", "--config"),
-        ("secret.toml", "jwt_secret = \"0123456789abcdef0123456789abcdef\"", "--config"),
+        (
+            "secret.toml",
+            "jwt_secret = \"0123456789abcdef0123456789abcdef\"",
+            "--config",
+        ),
         ("badvalue.toml", "style = \"nope\"", "`style` in"),
         ("badtype.toml", "public = \"/x\"", "--config"),
-        ("badusers.toml", "users = \"missing-users.toml\"", "`users` in"),
+        (
+            "badusers.toml",
+            "users = \"missing-users.toml\"",
+            "`users` in",
+        ),
     ];
     for (name, contents, named) in cases {
         let path = temp_file(name, contents);
         let out = run(&["--config", path.to_str().unwrap()], &[]);
         refused(&out, named);
-        assert!(!stderr(&out).contains("0123456789abcdef"), "a secret was printed");
+        assert!(
+            !stderr(&out).contains("0123456789abcdef"),
+            "a secret was printed"
+        );
     }
 }
 
@@ -202,7 +219,13 @@ public = ["/file"]
 "#,
     );
     let out = run(
-        &["--config", path.to_str().unwrap(), "--listen", "127.0.0.1:7003", "--check-config"],
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:7003",
+            "--check-config",
+        ],
         &[
             ("GATEWAY_LISTEN", "127.0.0.1:7002"),
             ("GATEWAY_REALM", "from-env"),
@@ -247,8 +270,14 @@ fn valid_settings_pass_the_check() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("max_body = 1048576"), "{text}");
-    assert!(text.contains("forward_authorization = true (--forward-authorization)"), "{text}");
-    assert!(text.contains("jwt_secret = (random, generated at start) (default)"), "{text}");
+    assert!(
+        text.contains("forward_authorization = true (--forward-authorization)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("jwt_secret = (random, generated at start) (default)"),
+        "{text}"
+    );
 }
 
 #[cfg(unix)]
@@ -267,7 +296,10 @@ fn sigterm_stops_the_gateway_with_status_0() {
     // Wait for the banner: by then the listener is bound and signals are handled.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
-    assert!(first.starts_with("gateway listening on http://127.0.0.1:"), "{first}");
+    assert!(
+        first.starts_with("gateway listening on http://127.0.0.1:"),
+        "{first}"
+    );
     for line in lines.by_ref() {
         if line.unwrap().contains("/metrics") {
             break;

@@ -33,7 +33,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or("127.0.0.1:3000")
         .parse()?;
     let listener = TcpListener::bind(addr).await?;
-    println!("bench upstream listening on http://{}", listener.local_addr()?);
+    println!(
+        "bench upstream listening on http://{}",
+        listener.local_addr()?
+    );
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);

@@ -407,10 +407,8 @@ impl Config {
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         let secret = std::env::var_os(SECRET_ENV);
         let check_only = cli.check_config;
-        Self::from_parts(&cli, &matches, secret.as_deref()).map(|config| Loaded {
-            config,
-            check_only,
-        })
+        Self::from_parts(&cli, &matches, secret.as_deref())
+            .map(|config| Loaded { config, check_only })
     }
 
     /// Builds the settings from parsed flags (with their environment fallbacks
@@ -507,7 +505,11 @@ impl Config {
                 );
             }
         }
-        if let Some((v, src)) = r.pick(TOKEN_TTL, cli.token_ttl.clone(), file.token_ttl.map(Scalar::into_string)) {
+        if let Some((v, src)) = r.pick(
+            TOKEN_TTL,
+            cli.token_ttl.clone(),
+            file.token_ttl.map(Scalar::into_string),
+        ) {
             match parse_duration(&v) {
                 Ok(d) if d >= Duration::from_secs(1) && d <= Duration::from_secs(24 * 3600) => {
                     r.config.token_ttl = d;
@@ -518,7 +520,12 @@ impl Config {
                     format!("{v:?} is outside 1s..=24h"),
                     "use a lifetime of one hour or less (RFC 6750 §5.3), such as 30m",
                 ),
-                Err(e) => r.err(TOKEN_TTL, src, format!("{v:?}: {e}"), "use a duration such as 30m, 900s or 1h"),
+                Err(e) => r.err(
+                    TOKEN_TTL,
+                    src,
+                    format!("{v:?}: {e}"),
+                    "use a duration such as 30m, 900s or 1h",
+                ),
             }
         }
         if let Some((v, src)) = r.pick(REALM, cli.realm.clone(), file.realm) {
@@ -571,11 +578,15 @@ impl Config {
                             r.config.public.push(p);
                         }
                     }
-                    Err(problem) => r.err(PUBLIC, src.clone(), format!("{v:?}: {problem}"), PREFIX_FIX),
+                    Err(problem) => {
+                        r.err(PUBLIC, src.clone(), format!("{v:?}: {problem}"), PREFIX_FIX)
+                    }
                 }
             }
         }
-        if let Some((values, src)) = r.pick_list(REQUIRE_SCOPE, &cli.require_scope, file.require_scope) {
+        if let Some((values, src)) =
+            r.pick_list(REQUIRE_SCOPE, &cli.require_scope, file.require_scope)
+        {
             for v in values {
                 match parse_scope_rule(&v) {
                     Ok((prefix, scopes)) => {
@@ -608,7 +619,8 @@ impl Config {
                 }
             }
         }
-        if let Some((values, src)) = r.pick_list(CLAIM_HEADER, &cli.claim_header, file.claim_header) {
+        if let Some((values, src)) = r.pick_list(CLAIM_HEADER, &cli.claim_header, file.claim_header)
+        {
             for v in values {
                 match parse_claim_header(&v) {
                     Ok((claim, header)) => {
@@ -633,17 +645,38 @@ impl Config {
             }
         }
         let file_fwd = file.forward_authorization.map(|b| b.to_string());
-        if let Some((v, src)) = r.pick(FORWARD_AUTHORIZATION, cli.forward_authorization.clone(), file_fwd) {
+        if let Some((v, src)) = r.pick(
+            FORWARD_AUTHORIZATION,
+            cli.forward_authorization.clone(),
+            file_fwd,
+        ) {
             match v.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => r.config.forward_authorization = true,
                 "false" | "0" | "no" | "off" => r.config.forward_authorization = false,
-                _ => r.err(FORWARD_AUTHORIZATION, src, format!("{v:?} is not a boolean"), "use true or false"),
+                _ => r.err(
+                    FORWARD_AUTHORIZATION,
+                    src,
+                    format!("{v:?} is not a boolean"),
+                    "use true or false",
+                ),
             }
         }
         for (setting, value, file_value) in [
-            (UPSTREAM_TIMEOUT, cli.upstream_timeout.clone(), file.upstream_timeout),
-            (CONNECT_TIMEOUT, cli.connect_timeout.clone(), file.connect_timeout),
-            (SHUTDOWN_TIMEOUT, cli.shutdown_timeout.clone(), file.shutdown_timeout),
+            (
+                UPSTREAM_TIMEOUT,
+                cli.upstream_timeout.clone(),
+                file.upstream_timeout,
+            ),
+            (
+                CONNECT_TIMEOUT,
+                cli.connect_timeout.clone(),
+                file.connect_timeout,
+            ),
+            (
+                SHUTDOWN_TIMEOUT,
+                cli.shutdown_timeout.clone(),
+                file.shutdown_timeout,
+            ),
         ] {
             let Some((v, src)) = r.pick(setting, value, file_value.map(Scalar::into_string)) else {
                 continue;
@@ -660,13 +693,25 @@ impl Config {
                 Ok(_) => r.err(
                     setting,
                     src,
-                    format!("{v:?} is outside {}..=24h", if zero_ok { "0s" } else { "1ms" }),
+                    format!(
+                        "{v:?} is outside {}..=24h",
+                        if zero_ok { "0s" } else { "1ms" }
+                    ),
                     "use a duration such as 500ms, 30s or 2m",
                 ),
-                Err(e) => r.err(setting, src, format!("{v:?}: {e}"), "use a duration such as 500ms, 30s or 2m"),
+                Err(e) => r.err(
+                    setting,
+                    src,
+                    format!("{v:?}: {e}"),
+                    "use a duration such as 500ms, 30s or 2m",
+                ),
             }
         }
-        if let Some((v, src)) = r.pick(MAX_BODY, cli.max_body.clone(), file.max_body.map(Scalar::into_string)) {
+        if let Some((v, src)) = r.pick(
+            MAX_BODY,
+            cli.max_body.clone(),
+            file.max_body.map(Scalar::into_string),
+        ) {
             match v.trim().parse::<bytesize::ByteSize>() {
                 Ok(size) => r.config.max_body = size.as_u64(),
                 Err(_) => r.err(
@@ -688,32 +733,99 @@ impl Config {
 
     /// Where `setting` came from.
     pub(crate) fn source(&self, setting: Setting) -> Source {
-        self.sources.get(setting.id).cloned().unwrap_or(Source::Default)
+        self.sources
+            .get(setting.id)
+            .cloned()
+            .unwrap_or(Source::Default)
     }
 
     /// The effective settings, one per line, with their sources; the secret
     /// shows only whether it is set.
     pub(crate) fn describe(&self) -> String {
         let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "(none)".to_owned());
-        let list = |v: &[String]| if v.is_empty() { "(none)".to_owned() } else { v.join(",") };
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "(none)".to_owned()
+            } else {
+                v.join(",")
+            }
+        };
         let rows: Vec<(Setting, String)> = vec![
             (LISTEN, self.listen.to_string()),
-            (UPSTREAM, self.upstream.as_ref().map_or("(none: tutorial routes)".to_owned(), ToString::to_string)),
-            (USERS, self.users.as_ref().map_or("(built-in demo users)".to_owned(), |p| p.display().to_string())),
-            (SECRET, if self.secret.is_generated() { "(random, generated at start)".to_owned() } else { "(set, redacted)".to_owned() }),
-            (TOKEN_TTL, humantime::format_duration(self.token_ttl).to_string()),
+            (
+                UPSTREAM,
+                self.upstream
+                    .as_ref()
+                    .map_or("(none: tutorial routes)".to_owned(), ToString::to_string),
+            ),
+            (
+                USERS,
+                self.users
+                    .as_ref()
+                    .map_or("(built-in demo users)".to_owned(), |p| {
+                        p.display().to_string()
+                    }),
+            ),
+            (
+                SECRET,
+                if self.secret.is_generated() {
+                    "(random, generated at start)".to_owned()
+                } else {
+                    "(set, redacted)".to_owned()
+                },
+            ),
+            (
+                TOKEN_TTL,
+                humantime::format_duration(self.token_ttl).to_string(),
+            ),
             (REALM, self.realm.clone()),
             (ISSUER, opt(&self.issuer)),
             (AUDIENCE, opt(&self.audience)),
-            (STYLE, match self.style { Style::FastApi => "fastapi".to_owned(), _ => "standards".to_owned() }),
+            (
+                STYLE,
+                match self.style {
+                    Style::FastApi => "fastapi".to_owned(),
+                    _ => "standards".to_owned(),
+                },
+            ),
             (PUBLIC, list(&self.public)),
-            (REQUIRE_SCOPE, list(&self.require_scope.iter().map(|(p, s)| format!("{p}={}", s.join(" "))).collect::<Vec<_>>())),
-            (CLAIM_HEADER, list(&self.claim_headers.iter().map(|(c, h)| format!("{c}={h}")).collect::<Vec<_>>())),
-            (FORWARD_AUTHORIZATION, self.forward_authorization.to_string()),
-            (UPSTREAM_TIMEOUT, humantime::format_duration(self.upstream_timeout).to_string()),
-            (CONNECT_TIMEOUT, humantime::format_duration(self.connect_timeout).to_string()),
+            (
+                REQUIRE_SCOPE,
+                list(
+                    &self
+                        .require_scope
+                        .iter()
+                        .map(|(p, s)| format!("{p}={}", s.join(" ")))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (
+                CLAIM_HEADER,
+                list(
+                    &self
+                        .claim_headers
+                        .iter()
+                        .map(|(c, h)| format!("{c}={h}"))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (
+                FORWARD_AUTHORIZATION,
+                self.forward_authorization.to_string(),
+            ),
+            (
+                UPSTREAM_TIMEOUT,
+                humantime::format_duration(self.upstream_timeout).to_string(),
+            ),
+            (
+                CONNECT_TIMEOUT,
+                humantime::format_duration(self.connect_timeout).to_string(),
+            ),
             (MAX_BODY, self.max_body.to_string()),
-            (SHUTDOWN_TIMEOUT, humantime::format_duration(self.shutdown_timeout).to_string()),
+            (
+                SHUTDOWN_TIMEOUT,
+                humantime::format_duration(self.shutdown_timeout).to_string(),
+            ),
         ];
         let mut out = String::new();
         for (setting, value) in rows {
@@ -729,7 +841,8 @@ impl Config {
     }
 }
 
-const PREFIX_FIX: &str = "use an absolute path prefix such as /docs or /static/ (no query, no dot-segments)";
+const PREFIX_FIX: &str =
+    "use an absolute path prefix such as /docs or /static/ (no query, no dot-segments)";
 
 /// Applies precedence for one setting.
 struct Resolver<'a> {
@@ -740,16 +853,31 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    fn err(&mut self, setting: Setting, source: Source, problem: impl Into<String>, fix: impl Into<String>) {
-        self.errors.push(SettingError::new(setting, source, problem, fix));
+    fn err(
+        &mut self,
+        setting: Setting,
+        source: Source,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.errors
+            .push(SettingError::new(setting, source, problem, fix));
     }
 
     /// The value of `setting` and its source: flag or environment (clap
     /// already chose between them), else file, else `None` for the default.
-    fn pick<T>(&mut self, setting: Setting, cli: Option<T>, file: Option<T>) -> Option<(T, Source)> {
+    fn pick<T>(
+        &mut self,
+        setting: Setting,
+        cli: Option<T>,
+        file: Option<T>,
+    ) -> Option<(T, Source)> {
         let (value, source) = match (cli, file) {
             (Some(v), _) => (v, source_of(self.matches, setting.id)),
-            (None, Some(v)) => (v, Source::File(self.file_path.map(Path::to_path_buf).unwrap_or_default())),
+            (None, Some(v)) => (
+                v,
+                Source::File(self.file_path.map(Path::to_path_buf).unwrap_or_default()),
+            ),
             (None, None) => return None,
         };
         self.config.sources.insert(setting.id, source.clone());
@@ -758,7 +886,12 @@ impl Resolver<'_> {
 
     /// As [`pick`](Self::pick) for repeatable settings: a non-empty list from
     /// the command line or environment replaces the file's.
-    fn pick_list(&mut self, setting: Setting, cli: &[String], file: Option<Vec<String>>) -> Option<(Vec<String>, Source)> {
+    fn pick_list(
+        &mut self,
+        setting: Setting,
+        cli: &[String],
+        file: Option<Vec<String>>,
+    ) -> Option<(Vec<String>, Source)> {
         let cli = (!cli.is_empty()).then(|| cli.to_vec());
         self.pick(setting, cli, file)
     }
@@ -775,10 +908,20 @@ fn source_of(matches: &ArgMatches, id: &str) -> Source {
 fn read_file(path: &Path, source: Source) -> Result<FileConfig, SettingError> {
     let fix = "give the path of a readable TOML file whose keys are the flag names (listen, upstream, users, ...)";
     let text = std::fs::read_to_string(path).map_err(|e| {
-        SettingError::new(CONFIG, source.clone(), format!("cannot read {}: {e}", path.display()), fix)
+        SettingError::new(
+            CONFIG,
+            source.clone(),
+            format!("cannot read {}: {e}", path.display()),
+            fix,
+        )
     })?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| {
-        SettingError::new(CONFIG, source.clone(), format!("{} is not valid TOML: {}", path.display(), e.message()), fix)
+        SettingError::new(
+            CONFIG,
+            source.clone(),
+            format!("{} is not valid TOML: {}", path.display(), e.message()),
+            fix,
+        )
     })?;
     if table.contains_key("jwt_secret") || table.contains_key("secret") {
         return Err(SettingError::new(
@@ -789,7 +932,12 @@ fn read_file(path: &Path, source: Source) -> Result<FileConfig, SettingError> {
         ));
     }
     FileConfig::deserialize(table).map_err(|e| {
-        SettingError::new(CONFIG, source, format!("{}: {}", path.display(), e.message()), fix)
+        SettingError::new(
+            CONFIG,
+            source,
+            format!("{}: {}", path.display(), e.message()),
+            fix,
+        )
     })
 }
 
@@ -848,13 +996,19 @@ fn parse_prefix(s: &str) -> Result<String, String> {
 }
 
 fn is_scope_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 fn parse_scope_rule(s: &str) -> Result<(String, Vec<String>), String> {
     let (prefix, scopes) = s.split_once('=').ok_or("no '='")?;
     let prefix = parse_prefix(prefix.trim())?;
-    let scopes: Vec<String> = scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let scopes: Vec<String> = scopes
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     if scopes.is_empty() {
         return Err("no scope after '='".to_owned());
     }
@@ -921,7 +1075,9 @@ mod tests {
         argv.extend_from_slice(args);
         // No `env` here: these tests run with whatever environment the test
         // runner has, so they only use flags, which win over it.
-        let matches = Cli::command().try_get_matches_from(argv).expect("valid command line");
+        let matches = Cli::command()
+            .try_get_matches_from(argv)
+            .expect("valid command line");
         let cli = Cli::from_arg_matches(&matches).expect("cli");
         Config::from_parts(&cli, &matches, secret.map(std::ffi::OsStr::new))
     }
@@ -946,11 +1102,22 @@ mod tests {
     #[test]
     fn scope_rules_merge_by_prefix() {
         let c = parse(
-            &["--require-scope", "/admin=admin", "--require-scope", "/admin=write admin"],
+            &[
+                "--require-scope",
+                "/admin=admin",
+                "--require-scope",
+                "/admin=write admin",
+            ],
             None,
         )
         .unwrap();
-        assert_eq!(c.require_scope, vec![("/admin".to_owned(), vec!["admin".to_owned(), "write".to_owned()])]);
+        assert_eq!(
+            c.require_scope,
+            vec![(
+                "/admin".to_owned(),
+                vec!["admin".to_owned(), "write".to_owned()]
+            )]
+        );
     }
 
     #[test]
@@ -961,7 +1128,11 @@ mod tests {
         assert!(text[0].starts_with("invalid JWT_SECRET"), "{}", text[0]);
         assert!(text[0].contains("openssl rand -hex 32"));
         assert!(!text[0].contains("short"), "the secret is never printed");
-        assert!(text[1].starts_with("invalid --upstream (from --upstream)"), "{}", text[1]);
+        assert!(
+            text[1].starts_with("invalid --upstream (from --upstream)"),
+            "{}",
+            text[1]
+        );
         assert!(text[2].contains("fix: use `standards`"), "{}", text[2]);
     }
 

@@ -142,10 +142,18 @@ fn print_banner(config: &Config, addr: SocketAddr, issues_tokens: bool, demo: bo
     if demo {
         println!("  users: built-in demo users (johndoe/secret; alice is disabled); use --users FILE for your own");
     }
-    let path = if config.upstream.is_some() { "/" } else { "/users/me/" };
+    let path = if config.upstream.is_some() {
+        "/"
+    } else {
+        "/users/me/"
+    };
     println!("Try:");
     if issues_tokens {
-        let user = if demo { "username=johndoe&password=secret" } else { "username=USER&password=PASSWORD" };
+        let user = if demo {
+            "username=johndoe&password=secret"
+        } else {
+            "username=USER&password=PASSWORD"
+        };
         println!(
             "  TOKEN=$(curl -s -X POST {base}/token -d 'grant_type=password&{user}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
         );

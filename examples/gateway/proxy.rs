@@ -105,14 +105,19 @@ impl Proxy {
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .is_some_and(|len| len > self.max_body);
         if too_large {
-            return self.error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large");
+            return self.error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is too large",
+            );
         }
         let client_addr = parts.extensions.get::<ClientAddr>().map(|a| a.0);
-        let original_host = parts
-            .headers
-            .get(HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        let original_host = parts.headers.get(HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
         // Mapped claims come from the token itself, read before the
         // `Authorization` header is (maybe) removed.
         let mapped = match identity {
@@ -175,7 +180,11 @@ impl Proxy {
         {
             Ok(uri) => uri,
             Err(_) => {
-                return self.error(StatusCode::BAD_REQUEST, "invalid_request", "The request target cannot be forwarded");
+                return self.error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "The request target cannot be forwarded",
+                );
             }
         };
         parts.version = Version::HTTP_11;
@@ -190,7 +199,11 @@ impl Proxy {
             }
             Ok(Err(e)) => {
                 if caused_by::<LengthLimitError>(&e) {
-                    self.error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large")
+                    self.error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "The request body is too large",
+                    )
                 } else if timed_out(&e) {
                     tracing::warn!(upstream = %self.upstream, "upstream connect timeout");
                     self.failure(StatusCode::GATEWAY_TIMEOUT, "timeout")
@@ -208,7 +221,11 @@ impl Proxy {
 
     fn failure(&self, status: StatusCode, kind: &'static str) -> Response<ProxyBody> {
         let mut res = if kind == "timeout" {
-            self.error(status, "upstream_timeout", "The upstream service did not answer in time")
+            self.error(
+                status,
+                "upstream_timeout",
+                "The upstream service did not answer in time",
+            )
         } else {
             self.error(status, "bad_gateway", "The upstream service is unreachable")
         };
@@ -216,7 +233,12 @@ impl Proxy {
         res
     }
 
-    fn error(&self, status: StatusCode, code: &'static str, description: &'static str) -> Response<ProxyBody> {
+    fn error(
+        &self,
+        status: StatusCode,
+        code: &'static str,
+        description: &'static str,
+    ) -> Response<ProxyBody> {
         error_response(self.style, status, code, description).map(Either::Right)
     }
 
@@ -233,7 +255,9 @@ impl Proxy {
         let Ok(json) = URL_SAFE_NO_PAD.decode(payload) else {
             return Vec::new();
         };
-        let Ok(claims) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&json) else {
+        let Ok(claims) =
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&json)
+        else {
             return Vec::new();
         };
         self.claim_headers
@@ -326,7 +350,10 @@ mod tests {
     #[test]
     fn connection_list_is_removed_first() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("close, X-Secret , keep-alive"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, X-Secret , keep-alive"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("x-kept", HeaderValue::from_static("1"));
@@ -341,7 +368,10 @@ mod tests {
         use serde_json::json;
         assert_eq!(claim_text(&json!("a")).as_deref(), Some("a"));
         assert_eq!(claim_text(&json!(3)).as_deref(), Some("3"));
-        assert_eq!(claim_text(&json!(["a", 1, true])).as_deref(), Some("a,1,true"));
+        assert_eq!(
+            claim_text(&json!(["a", 1, true])).as_deref(),
+            Some("a,1,true")
+        );
         assert_eq!(claim_text(&json!({"a": 1})), None);
         assert_eq!(claim_text(&json!(null)), None);
     }

@@ -152,9 +152,12 @@ impl Gateway {
                 .clone()
                 .require_scopes(scopes.iter().cloned())
                 .map_err(|e| core(config::REQUIRE_SCOPE, e))?;
-            rules.push((prefix.clone(), Access::Protected(layer.layer(backend.clone()))));
+            rules.push((
+                prefix.clone(),
+                Access::Protected(layer.layer(backend.clone())),
+            ));
         }
-        rules.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        rules.sort_by_key(|rule| std::cmp::Reverse(rule.0.len()));
         Ok(Self {
             shared: Arc::new(Shared {
                 rules,

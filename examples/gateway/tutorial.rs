@@ -16,7 +16,10 @@ use super::users::Profile;
 /// Answers a request that passed authentication.
 pub(crate) fn handle<B>(req: &Request<B>) -> Response<Full<Bytes>> {
     let Some(user) = req.extensions().get::<Arc<Profile>>() else {
-        return json(StatusCode::INTERNAL_SERVER_ERROR, r#"{"detail":"No user"}"#.into());
+        return json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"detail":"No user"}"#.into(),
+        );
     };
     let route = match req.uri().path() {
         "/users/me/" | "/users/me" => Route::Me,
