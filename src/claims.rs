@@ -105,6 +105,10 @@ impl Claims {
         one.into_iter().chain(many.iter().map(String::as_str))
     }
 
+    pub(crate) fn has_aud(&self) -> bool {
+        self.aud.is_some()
+    }
+
     /// `jti`: the token's unique id.
     pub fn jti(&self) -> Option<&str> {
         self.jti.as_deref()

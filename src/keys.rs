@@ -92,7 +92,7 @@ impl VerifyingKey {
             jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_ref()).map_err(|e| invalid(alg, &e))?;
         Ok(Self::from_verifier(
             alg,
-            backend::Verifier::public(alg, key)?,
+            backend::Verifier::public(alg, &key)?,
         ))
     }
 
@@ -113,7 +113,7 @@ impl VerifyingKey {
             jsonwebtoken::DecodingKey::from_ec_pem(pem.as_ref()).map_err(|e| invalid(alg, &e))?;
         Ok(Self::from_verifier(
             alg,
-            backend::Verifier::public(alg, key)?,
+            backend::Verifier::public(alg, &key)?,
         ))
     }
 
@@ -128,7 +128,7 @@ impl VerifyingKey {
             jsonwebtoken::DecodingKey::from_ed_pem(pem.as_ref()).map_err(|e| invalid(alg, &e))?;
         Ok(Self::from_verifier(
             alg,
-            backend::Verifier::public(alg, key)?,
+            backend::Verifier::public(alg, &key)?,
         ))
     }
 
@@ -267,6 +267,8 @@ mod backend {
 
     use crate::ConfigError;
 
+    // Kept behind an `Arc`; the size difference does not matter.
+    #[allow(clippy::large_enum_variant)]
     pub(super) enum Verifier {
         Hmac(hmac::Key),
         Public(sig::ParsedPublicKey),
@@ -282,7 +284,7 @@ mod backend {
             Self::Hmac(hmac::Key::new(h, secret))
         }
 
-        pub(super) fn public(alg: Algorithm, key: DecodingKey) -> Result<Self, ConfigError> {
+        pub(super) fn public(alg: Algorithm, key: &DecodingKey) -> Result<Self, ConfigError> {
             let params: &'static dyn sig::VerificationAlgorithm = match alg {
                 Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
                 Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
@@ -340,9 +342,9 @@ mod backend {
             Self(DecodingKey::from_secret(secret))
         }
 
-        pub(super) fn public(alg: Algorithm, key: DecodingKey) -> Result<Self, ConfigError> {
+        pub(super) fn public(alg: Algorithm, key: &DecodingKey) -> Result<Self, ConfigError> {
             // Build once to report a bad key at construction.
-            (DEFAULT_PROVIDER.verifier_factory)(&alg, &key).map_err(|e| {
+            (DEFAULT_PROVIDER.verifier_factory)(&alg, key).map_err(|e| {
                 ConfigError::InvalidKey {
                     algorithm: alg,
                     reason: e.to_string(),
@@ -356,7 +358,7 @@ mod backend {
                     });
                 }
             }
-            Ok(Self(key))
+            Ok(Self(key.clone()))
         }
 
         pub(super) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {

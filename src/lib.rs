@@ -72,4 +72,11 @@ pub use bearer::{
 pub use claims::Claims;
 pub use keys::{Algorithm, KeySet, VerifyingKey};
 pub use sign::{sign_hs256, SignError, SigningKey};
-pub use validate::{JwtValidator, TypPolicy, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN};
+pub use validate::{
+    JwtValidator, KeySource, RefreshFuture, TypPolicy, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN,
+};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -6,9 +6,12 @@
 //! every request; it can also be used on its own (in a tonic interceptor, a
 //! websocket handshake, a queue consumer).
 
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +21,7 @@ use serde::Deserialize;
 
 use crate::claims::numeric_date;
 use crate::keys::{Algorithm, KeySet, VerifyingKey};
+use crate::Claims;
 use crate::{AuthError, ConfigError};
 
 /// The default cap on the length of a token, in bytes (8 KiB).
@@ -25,6 +29,90 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 /// The default clock-skew leeway (60 s, as Envoy and jsonwebtoken).
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 const MAX_LEEWAY: u64 = 300;
+
+/// A future that completes when a key refresh is done.
+pub type RefreshFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Where a [`JwtValidator`] gets its keys when they can change at run time
+/// (a remote JWKS, a rotating key store).
+///
+/// [`keys`](Self::keys) is called on every request and must not block: return
+/// the current set from memory (an `ArcSwap` load, say). When a token names a
+/// `kid` that the current set lacks, the layer calls [`refresh`](Self::refresh)
+/// and, if it returns a future, waits for it and validates once more. The source
+/// is responsible for rate-limiting and single-flighting refreshes.
+pub trait KeySource: Send + Sync + 'static {
+    /// The current keys for tokens of `issuer` (`None` unless
+    /// [`keys_depend_on_issuer`](Self::keys_depend_on_issuer)).
+    ///
+    /// # Errors
+    ///
+    /// An `invalid_token` [`AuthError`] when no keys are available (never loaded,
+    /// or too stale), or the issuer is unknown.
+    fn keys(&self, issuer: Option<&str>) -> Result<Arc<KeySet>, AuthError>;
+
+    /// Asks for a refresh because a token named the unknown `kid`. `None` when no
+    /// refresh will happen (rate-limited, or not supported).
+    fn refresh(&self, issuer: Option<&str>, kid: &str) -> Option<RefreshFuture>;
+
+    /// Whether the keys depend on the token's `iss` (several issuers). The
+    /// unverified `iss` is then read before the signature is checked, to pick the
+    /// issuer's keys (RFC 8725 §3.8).
+    fn keys_depend_on_issuer(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Clone)]
+enum Keys {
+    Static(Arc<KeySet>),
+    Source {
+        source: Arc<dyn KeySource>,
+        algorithms: Arc<[Algorithm]>,
+    },
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Keys::Static(k) => k.fmt(f),
+            Keys::Source { algorithms, .. } => f
+                .debug_struct("KeySource")
+                .field("algorithms", algorithms)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// A validation failure; an unknown `kid` is kept apart so the layer can ask the
+/// key source for a refresh.
+#[derive(Debug)]
+pub(crate) enum Invalid {
+    Token(AuthError),
+    UnknownKid {
+        kid: Box<str>,
+        issuer: Option<Box<str>>,
+    },
+}
+
+impl From<AuthError> for Invalid {
+    fn from(e: AuthError) -> Self {
+        Invalid::Token(e)
+    }
+}
+
+impl Invalid {
+    pub(crate) fn into_error(self) -> AuthError {
+        match self {
+            Invalid::Token(e) => e,
+            Invalid::UnknownKid { .. } => unknown_kid(),
+        }
+    }
+}
+
+fn unknown_kid() -> AuthError {
+    AuthError::invalid_token("Unknown key id")
+}
 
 /// Which `typ` header values are accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -83,7 +171,7 @@ impl Clock {
 /// ```
 #[derive(Clone)]
 pub struct JwtValidator {
-    keys: Arc<KeySet>,
+    keys: Keys,
     leeway: i64,
     issuers: Option<Arc<[Box<str>]>>,
     audiences: Option<Arc<[Box<str>]>>,
@@ -91,6 +179,16 @@ pub struct JwtValidator {
     require_sub: bool,
     max_token_len: usize,
     clock: Clock,
+    header_cache: OnceLock<CachedHeader>,
+}
+
+/// A header segment that passed [`JwtValidator::check_header`] in a token that
+/// validated.
+#[derive(Clone, Debug)]
+struct CachedHeader {
+    segment: Box<str>,
+    alg: Algorithm,
+    kid: Option<Box<str>>,
 }
 
 impl fmt::Debug for JwtValidator {
@@ -117,8 +215,35 @@ impl JwtValidator {
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
-        Ok(Self {
-            keys: Arc::new(keys),
+        Ok(Self::with_keys(Keys::Static(Arc::new(keys))))
+    }
+
+    /// A validator whose keys come from `source` (a remote JWKS, say), for tokens
+    /// signed with one of `algorithms` (the allow-list; each key still verifies
+    /// only its own algorithm).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] if `algorithms` is empty.
+    pub fn from_source(
+        source: impl KeySource,
+        algorithms: impl IntoIterator<Item = Algorithm>,
+    ) -> Result<Self, ConfigError> {
+        let algorithms: Arc<[Algorithm]> = algorithms.into_iter().collect();
+        if algorithms.is_empty() {
+            return Err(ConfigError::Invalid(
+                "the algorithm allow-list of a key source is empty".into(),
+            ));
+        }
+        Ok(Self::with_keys(Keys::Source {
+            source: Arc::new(source),
+            algorithms,
+        }))
+    }
+
+    fn with_keys(keys: Keys) -> Self {
+        Self {
+            keys,
             leeway: DEFAULT_LEEWAY.as_secs() as i64,
             issuers: None,
             audiences: None,
@@ -126,7 +251,8 @@ impl JwtValidator {
             require_sub: true,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             clock: Clock::System,
-        })
+            header_cache: OnceLock::new(),
+        }
     }
 
     /// A validator for one key.
@@ -191,6 +317,7 @@ impl JwtValidator {
     #[must_use]
     pub fn typ(mut self, policy: TypPolicy) -> Self {
         self.typ = policy;
+        self.header_cache = OnceLock::new();
         self
     }
 
@@ -217,9 +344,27 @@ impl JwtValidator {
         self
     }
 
-    /// The keys.
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    /// The keys, when they are a fixed set (not a [`KeySource`]).
+    pub fn keys(&self) -> Option<&KeySet> {
+        match &self.keys {
+            Keys::Static(k) => Some(k),
+            Keys::Source { .. } => None,
+        }
+    }
+
+    /// Asks the key source for a refresh after an unknown `kid`.
+    pub(crate) fn refresh(&self, issuer: Option<&str>, kid: &str) -> Option<RefreshFuture> {
+        match &self.keys {
+            Keys::Static(_) => None,
+            Keys::Source { source, .. } => source.refresh(issuer, kid),
+        }
+    }
+
+    fn allows(&self, alg: Algorithm) -> bool {
+        match &self.keys {
+            Keys::Static(k) => k.allows(alg),
+            Keys::Source { algorithms, .. } => algorithms.contains(&alg),
+        }
     }
 
     /// The configured token length cap.
@@ -233,34 +378,122 @@ impl JwtValidator {
     ///
     /// An [`AuthError`] of kind [`InvalidToken`](crate::AuthErrorKind::InvalidToken)
     /// whose description says what was wrong.
-    pub fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<C, AuthError> {
-        self.validate_scoped(token, &[]).map(|(c, _)| c)
+    pub fn validate<C: DeserializeOwned + 'static>(&self, token: &str) -> Result<C, AuthError> {
+        self.validate_scoped(token, &[])
+            .map(|(c, _)| c)
+            .map_err(Invalid::into_error)
     }
 
     /// Validates `token`, decodes its claims, and reports whether the token grants
     /// every scope of `required`.
-    pub(crate) fn validate_scoped<C: DeserializeOwned>(
+    pub(crate) fn validate_scoped<C: DeserializeOwned + 'static>(
         &self,
         token: &str,
         required: &[Box<str>],
-    ) -> Result<(C, bool), AuthError> {
+    ) -> Result<(C, bool), Invalid> {
         if token.len() > self.max_token_len {
-            return Err(AuthError::invalid_token("Token too long"));
+            return Err(AuthError::invalid_token("Token too long").into());
         }
         let (signing_input, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
         let (header, payload) = signing_input.split_once('.').ok_or_else(malformed)?;
         if payload.contains('.') {
             // Five parts is a JWE; anything with more dots is not a JWS.
-            return Err(malformed());
+            return Err(malformed().into());
         }
 
-        // Header.
-        let mut buf = Buf::<512>::new();
-        let header_json = buf.decode(header)?;
-        let header: Header<'_> = parse_object(header_json)
-            .map_err(|()| AuthError::invalid_token("Malformed token header"))?;
+        // Header: tokens of one issuer share their header, so the first header that
+        // passed every check is remembered and not decoded again.
+        let (mut stack, mut heap) = ([0u8; 256], Vec::new());
+        let (alg, kid) = match self.header_cache.get() {
+            Some(c) if *c.segment == *header => (c.alg, c.kid.as_deref().map(Cow::Borrowed)),
+            _ => self.check_header(decode_part(header, &mut stack, &mut heap)?)?,
+        };
+
+        // Keys: fixed, or the current set of a source (for the token's issuer).
+        let (mut pstack, mut pheap) = ([0u8; 768], Vec::new());
+        let payload = decode_part(payload, &mut pstack, &mut pheap)?;
+        let source_keys;
+        let mut issuer = None;
+        let keys: &KeySet = match &self.keys {
+            Keys::Static(keys) => keys,
+            Keys::Source { source, .. } => {
+                if source.keys_depend_on_issuer() {
+                    #[derive(Deserialize)]
+                    struct Iss<'a> {
+                        #[serde(borrow, default)]
+                        iss: Option<Cow<'a, str>>,
+                    }
+                    let iss: Iss<'_> = parse_object(payload).map_err(|()| claims_malformed())?;
+                    issuer = iss.iss;
+                }
+                source_keys = source.keys(issuer.as_deref())?;
+                &source_keys
+            }
+        };
+
+        // Signature.
+        let (mut stack, mut heap) = ([0u8; 512], Vec::new());
+        let sig = decode_part(signature, &mut stack, &mut heap)?;
+        let verified = match kid.as_deref() {
+            Some(kid) => {
+                let Some(key) = keys.by_kid(kid) else {
+                    return Err(Invalid::UnknownKid {
+                        kid: kid.into(),
+                        issuer: issuer.as_deref().map(Into::into),
+                    });
+                };
+                key.algorithm() == alg && key.verify(signing_input.as_bytes(), sig)
+            }
+            None => keys
+                .iter()
+                .filter(|k| k.algorithm() == alg)
+                .any(|k| k.verify(signing_input.as_bytes(), sig)),
+        };
+        if !verified {
+            return Err(AuthError::invalid_token("Invalid signature").into());
+        }
+
+        // Claims.
+        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(claims_malformed().into());
+        }
+        let (claims, has_scopes): (C, bool) = if TypeId::of::<C>() == TypeId::of::<Claims>() {
+            // The standard claims hold every registered claim: parse once.
+            let claims: C = serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
+            let view = (&claims as &dyn Any)
+                .downcast_ref::<Claims>()
+                .expect("C is Claims");
+            self.check(view)?;
+            let has_scopes = required.iter().all(|r| view.has_scope(r));
+            (claims, has_scopes)
+        } else {
+            let registered: Registered<'_> =
+                serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
+            self.check(&registered)?;
+            let has_scopes = required.iter().all(|r| registered.has_scope(r));
+            let claims = serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
+            (claims, has_scopes)
+        };
+        if self.header_cache.get().is_none() {
+            let _ = self.header_cache.set(CachedHeader {
+                segment: header.into(),
+                alg,
+                kid: kid.map(Into::into),
+            });
+        }
+        Ok((claims, has_scopes))
+    }
+
+    /// Checks a decoded header: a JSON object, an allowed `alg`, an accepted
+    /// `typ`, no `crit`. Returns the algorithm and the `kid`.
+    fn check_header<'h>(
+        &self,
+        json: &'h [u8],
+    ) -> Result<(Algorithm, Option<Cow<'h, str>>), AuthError> {
+        let header: Header<'h> =
+            parse_object(json).map_err(|()| AuthError::invalid_token("Malformed token header"))?;
         let alg = parse_alg(&header.alg)
-            .filter(|&a| self.keys.allows(a))
+            .filter(|&a| self.allows(a))
             .ok_or_else(|| AuthError::invalid_token("Token algorithm not allowed"))?;
         if header.crit.is_some() {
             return Err(AuthError::invalid_token(
@@ -270,36 +503,7 @@ impl JwtValidator {
         if !self.typ_ok(header.typ.as_deref()) {
             return Err(AuthError::invalid_token("Token type not accepted"));
         }
-
-        // Signature.
-        let mut sig = Buf::<1024>::new();
-        let sig = sig.decode(signature)?;
-        let verified = match header.kid.as_deref() {
-            Some(kid) => {
-                let key = self
-                    .keys
-                    .by_kid(kid)
-                    .ok_or_else(|| AuthError::invalid_token("Unknown key id"))?;
-                key.algorithm() == alg && key.verify(signing_input.as_bytes(), sig)
-            }
-            None => self
-                .keys
-                .iter()
-                .filter(|k| k.algorithm() == alg)
-                .any(|k| k.verify(signing_input.as_bytes(), sig)),
-        };
-        if !verified {
-            return Err(AuthError::invalid_token("Invalid signature"));
-        }
-
-        // Claims.
-        let mut buf = Buf::<1024>::new();
-        let payload = buf.decode(payload)?;
-        let registered: Registered<'_> = parse_object(payload).map_err(|()| claims_malformed())?;
-        self.check(&registered)?;
-        let has_scopes = required.iter().all(|r| registered.has_scope(r));
-        let claims = serde_json::from_slice(payload).map_err(|_| claims_malformed())?;
-        Ok((claims, has_scopes))
+        Ok((alg, header.kid))
     }
 
     fn typ_ok(&self, typ: Option<&str>) -> bool {
@@ -317,22 +521,22 @@ impl JwtValidator {
         }
     }
 
-    fn check(&self, c: &Registered<'_>) -> Result<(), AuthError> {
+    fn check(&self, c: &impl RegisteredView) -> Result<(), AuthError> {
         let now = self.clock.now();
         let exp = c
-            .exp
+            .exp()
             .ok_or_else(|| AuthError::invalid_token("Missing exp claim"))?;
         if now >= exp.saturating_add(self.leeway) {
             return Err(AuthError::invalid_token("The access token expired"));
         }
-        if let Some(nbf) = c.nbf {
+        if let Some(nbf) = c.nbf() {
             if now.saturating_add(self.leeway) < nbf {
                 return Err(AuthError::invalid_token(
                     "The access token is not yet valid",
                 ));
             }
         }
-        if let Some(iat) = c.iat {
+        if let Some(iat) = c.iat() {
             if iat > now.saturating_add(self.leeway) {
                 return Err(AuthError::invalid_token(
                     "The access token was issued in the future",
@@ -341,31 +545,95 @@ impl JwtValidator {
         }
         if let Some(issuers) = &self.issuers {
             let ok = c
-                .iss
-                .as_deref()
+                .iss()
                 .is_some_and(|iss| issuers.iter().any(|i| &**i == iss));
             if !ok {
                 return Err(AuthError::invalid_token("Invalid issuer"));
             }
         }
-        match (&self.audiences, &c.aud) {
-            (None, None) => {}
-            (None, Some(_)) => {
-                return Err(AuthError::invalid_token("Invalid audience"));
-            }
-            (Some(allowed), aud) => {
-                let ok = aud
-                    .as_ref()
-                    .is_some_and(|aud| aud.iter().any(|a| allowed.iter().any(|x| &**x == a)));
-                if !ok {
-                    return Err(AuthError::invalid_token("Invalid audience"));
-                }
-            }
+        let aud_ok = match &self.audiences {
+            // RFC 7519 §4.1.3: a recipient that is not in a present `aud` must refuse.
+            None => !c.has_aud(),
+            Some(allowed) => c.aud_any(|a| allowed.iter().any(|x| &**x == a)),
+        };
+        if !aud_ok {
+            return Err(AuthError::invalid_token("Invalid audience"));
         }
-        if self.require_sub && c.sub.is_none() {
+        if self.require_sub && !c.has_sub() {
             return Err(AuthError::invalid_token("Missing sub claim"));
         }
         Ok(())
+    }
+}
+
+/// The registered claims the validator checks, from either a borrowed parse or
+/// the standard [`Claims`].
+trait RegisteredView {
+    fn exp(&self) -> Option<i64>;
+    fn nbf(&self) -> Option<i64>;
+    fn iat(&self) -> Option<i64>;
+    fn iss(&self) -> Option<&str>;
+    fn has_sub(&self) -> bool;
+    fn has_aud(&self) -> bool;
+    fn aud_any(&self, f: impl FnMut(&str) -> bool) -> bool;
+    fn has_scope(&self, scope: &str) -> bool;
+}
+
+impl RegisteredView for Claims {
+    fn exp(&self) -> Option<i64> {
+        Claims::exp(self)
+    }
+    fn nbf(&self) -> Option<i64> {
+        Claims::nbf(self)
+    }
+    fn iat(&self) -> Option<i64> {
+        Claims::iat(self)
+    }
+    fn iss(&self) -> Option<&str> {
+        Claims::iss(self)
+    }
+    fn has_sub(&self) -> bool {
+        self.sub().is_some()
+    }
+    fn has_aud(&self) -> bool {
+        self.has_aud()
+    }
+    fn aud_any(&self, f: impl FnMut(&str) -> bool) -> bool {
+        self.audience().any(f)
+    }
+    fn has_scope(&self, scope: &str) -> bool {
+        Claims::has_scope(self, scope)
+    }
+}
+
+impl RegisteredView for Registered<'_> {
+    fn exp(&self) -> Option<i64> {
+        self.exp
+    }
+    fn nbf(&self) -> Option<i64> {
+        self.nbf
+    }
+    fn iat(&self) -> Option<i64> {
+        self.iat
+    }
+    fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+    fn has_sub(&self) -> bool {
+        self.sub.is_some()
+    }
+    fn has_aud(&self) -> bool {
+        self.aud.is_some()
+    }
+    fn aud_any(&self, f: impl FnMut(&str) -> bool) -> bool {
+        self.aud.as_ref().is_some_and(|a| a.iter().any(f))
+    }
+    fn has_scope(&self, required: &str) -> bool {
+        let in_scope = self
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|s| s == required));
+        in_scope || self.scp.iter().flatten().any(|s| s == required)
     }
 }
 
@@ -406,34 +674,24 @@ fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, ()> {
     serde_json::from_slice(json).map_err(|_| ())
 }
 
-/// A base64url decoding buffer on the stack, spilling to the heap for large parts.
-struct Buf<const N: usize> {
-    stack: [u8; N],
-    heap: Vec<u8>,
-}
-
-impl<const N: usize> Buf<N> {
-    fn new() -> Self {
-        Self {
-            stack: [0; N],
-            heap: Vec::new(),
-        }
+/// Decodes one part strictly (URL-safe alphabet, no padding, no non-zero
+/// trailing bits) into `stack`, or into `heap` when it does not fit.
+fn decode_part<'b>(
+    part: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], AuthError> {
+    if part.is_empty() {
+        return Err(malformed());
     }
-
-    /// Decodes strictly: URL-safe alphabet, no padding, no non-zero trailing bits.
-    fn decode(&mut self, part: &str) -> Result<&[u8], AuthError> {
-        if part.is_empty() {
-            return Err(malformed());
-        }
-        if base64::decoded_len_estimate(part.len()) <= N {
-            let n = URL_SAFE_NO_PAD
-                .decode_slice(part, &mut self.stack)
-                .map_err(|_| malformed())?;
-            Ok(&self.stack[..n])
-        } else {
-            self.heap = URL_SAFE_NO_PAD.decode(part).map_err(|_| malformed())?;
-            Ok(&self.heap)
-        }
+    if base64::decoded_len_estimate(part.len()) <= stack.len() {
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(part, stack)
+            .map_err(|_| malformed())?;
+        Ok(&stack[..n])
+    } else {
+        *heap = URL_SAFE_NO_PAD.decode(part).map_err(|_| malformed())?;
+        Ok(heap)
     }
 }
 
@@ -467,16 +725,6 @@ struct Registered<'a> {
     scope: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     scp: Option<Vec<Cow<'a, str>>>,
-}
-
-impl Registered<'_> {
-    fn has_scope(&self, required: &str) -> bool {
-        let in_scope = self
-            .scope
-            .as_deref()
-            .is_some_and(|s| s.split(' ').any(|s| s == required));
-        in_scope || self.scp.iter().flatten().any(|s| s == required)
-    }
 }
 
 #[derive(Deserialize)]

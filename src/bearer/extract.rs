@@ -54,15 +54,26 @@ pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option
     if token.len() > max_len {
         return Err(AuthError::invalid_token("Token too long"));
     }
-    if !is_b64token(token) {
-        return Err(AuthError::invalid_token(
-            "The bearer token has characters outside the b64token set",
-        ));
-    }
-    // b64token is ASCII, so this cannot fail.
+    // The b64token character set is checked only when validation fails (see
+    // `explain`): a valid JWS is always a b64token, and the check costs a pass over
+    // the token on the request path.
     std::str::from_utf8(token)
         .map(Some)
-        .map_err(|_| AuthError::invalid_token("Malformed token"))
+        .map_err(|_| not_b64token())
+}
+
+fn not_b64token() -> AuthError {
+    AuthError::invalid_token("The bearer token has characters outside the b64token set")
+}
+
+/// Refines a validation error for a token outside the b64token set, so that the
+/// client learns its header is malformed rather than its signature wrong.
+pub(crate) fn explain(token: &str, error: AuthError) -> AuthError {
+    if is_b64token(token.as_bytes()) {
+        error
+    } else {
+        not_b64token()
+    }
 }
 
 fn trim_ows(mut b: &[u8]) -> &[u8] {
@@ -78,11 +89,21 @@ fn trim_ows(mut b: &[u8]) -> &[u8] {
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
 fn is_b64token(t: &[u8]) -> bool {
     let body_end = t.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    body_end > 0
-        && t[..body_end].iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    body_end > 0 && t[..body_end].iter().all(|&b| B64TOKEN[b as usize])
 }
+
+/// The b64token characters other than `=`, as a lookup table.
+static B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -130,9 +151,29 @@ mod tests {
 
     #[test]
     fn padding_is_allowed_only_at_the_end() {
-        assert!(run(&[b"Bearer abc=="]).unwrap().is_some());
-        assert!(run(&[b"Bearer a=bc"]).is_err());
-        assert!(run(&[b"Bearer ==="]).is_err());
+        assert!(is_b64token(b"abc=="));
+        assert!(is_b64token(b"a-b.c_d~e+f/g"));
+        assert!(!is_b64token(b"a=bc"));
+        assert!(!is_b64token(b"==="));
+        assert!(!is_b64token(b"a b"));
+        assert!(!is_b64token(b"a\xc3\xa9"));
+    }
+
+    #[test]
+    fn failed_validation_of_a_non_b64token_is_explained() {
+        let e = explain("a!b", AuthError::invalid_token("Malformed token"));
+        assert_eq!(
+            e.description(),
+            "The bearer token has characters outside the b64token set"
+        );
+        let e = explain("a.b.c", AuthError::invalid_token("Invalid signature"));
+        assert_eq!(e.description(), "Invalid signature");
+    }
+
+    #[test]
+    fn non_utf8_is_invalid_token() {
+        let e = run(&[b"Bearer ab\xffcd"]).unwrap_err();
+        assert_eq!(e.kind(), crate::AuthErrorKind::InvalidToken);
     }
 
     #[test]

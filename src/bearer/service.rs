@@ -11,9 +11,10 @@ use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::extract::bearer_token;
+use super::extract::{bearer_token, explain};
 use super::layer::Shared;
 use super::{CheckUser, Reject, RejectContext, Resolution, ResolveUser, ResponseBody};
+use crate::validate::{Invalid, RefreshFuture};
 use crate::{AuthError, AuthErrorKind};
 
 /// The middleware built by [`AuthLayer`](crate::AuthLayer).
@@ -93,12 +94,13 @@ where
     C: Clone + Send + Sync + 'static,
     U: Clone + Send + Sync + 'static,
 {
+    use std::any::TypeId;
     let ext = req.extensions_mut();
-    // With the default resolver the user *is* the claims: one insertion.
-    if std::any::TypeId::of::<C>() != std::any::TypeId::of::<U>() {
-        ext.insert(claims);
+    ext.insert(claims);
+    // `ClaimsAsUser` resolves to `()`: the claims are the user.
+    if TypeId::of::<U>() != TypeId::of::<()>() {
+        ext.insert(user);
     }
-    ext.insert(user);
 }
 
 fn rejection<ReqB, J: Reject>(
@@ -127,11 +129,65 @@ fn rejection<ReqB, J: Reject>(
     res
 }
 
+/// What to do with a request once its credentials were looked at.
+enum Step<C, U, F> {
+    /// No credentials, optional authentication: call the inner service as is.
+    Pass,
+    /// Authenticated: insert claims and user, call the inner service.
+    Call(C, U),
+    /// Refuse.
+    Reject(AuthError),
+    /// Wait for the user lookup.
+    Resolve(F, C, bool),
+    /// Wait for a key refresh (unknown `kid`), then start over.
+    Refresh(RefreshFuture),
+}
+
+/// Authenticates `req`: credentials, token, user (when known at once), scopes, user check.
+fn authenticate<ReqB, C, R, A>(
+    shared: &Shared,
+    resolver: &mut R,
+    check: &A,
+    req: &Request<ReqB>,
+    may_refresh: bool,
+) -> Step<C, R::User, R::Future>
+where
+    C: DeserializeOwned + 'static,
+    R: ResolveUser<C>,
+    A: CheckUser<R::User>,
+{
+    let validator = &shared.validator;
+    let token = match bearer_token(req.headers(), validator.token_len_cap()) {
+        Ok(Some(token)) => token,
+        Ok(None) if shared.optional => return Step::Pass,
+        Ok(None) => return Step::Reject(AuthError::missing_credentials()),
+        Err(e) => return Step::Reject(e),
+    };
+    let (claims, scopes_ok) = match validator.validate_scoped::<C>(token, &shared.scopes) {
+        Ok(v) => v,
+        Err(Invalid::UnknownKid { kid, issuer }) if may_refresh => {
+            return match validator.refresh(issuer.as_deref(), &kid) {
+                Some(fut) => Step::Refresh(fut),
+                None => Step::Reject(Invalid::UnknownKid { kid, issuer }.into_error()),
+            };
+        }
+        Err(e) => return Step::Reject(explain(token, e.into_error())),
+    };
+    match resolver.resolve(&claims) {
+        Resolution::Ready(Ok(user)) => match authorize(shared, check, &user, scopes_ok) {
+            Ok(()) => Step::Call(claims, user),
+            Err(e) => Step::Reject(e),
+        },
+        Resolution::Ready(Err(e)) => Step::Reject(e),
+        Resolution::Future(fut) => Step::Resolve(fut, claims, scopes_ok),
+    }
+}
+
 impl<S, C, R, J, A, ReqB, ResB> Service<Request<ReqB>> for Auth<S, C, R, J, A>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Clone,
     C: DeserializeOwned + Clone + Send + Sync + 'static,
-    R: ResolveUser<C>,
+    R: ResolveUser<C> + Clone,
     J: Reject + Clone,
     A: CheckUser<R::User> + Clone,
 {
@@ -144,62 +200,56 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        let shared = &*self.shared;
-        let validator = &shared.validator;
-        let validated = match bearer_token(req.headers(), validator.token_len_cap()) {
-            Ok(Some(token)) => validator.validate_scoped::<C>(token, &shared.scopes),
-            Ok(None) if shared.optional => {
-                return ResponseFuture::inner(self.inner.call(req));
-            }
-            Ok(None) => Err(AuthError::missing_credentials()),
-            Err(e) => Err(e),
-        };
-        let (claims, scopes_ok) = match validated {
-            Ok(v) => v,
-            Err(e) => return ResponseFuture::rejected(rejection(&self.reject, shared, &req, e)),
-        };
-        match self.resolver.resolve(&claims) {
-            Resolution::Ready(Ok(user)) => match authorize(shared, &self.check, &user, scopes_ok) {
-                Ok(()) => {
-                    insert(&mut req, claims, user);
-                    ResponseFuture::inner(self.inner.call(req))
-                }
-                Err(e) => ResponseFuture::rejected(rejection(&self.reject, shared, &req, e)),
+        let step = authenticate(&self.shared, &mut self.resolver, &self.check, &req, true);
+        let state = match step {
+            Step::Pass => State::Inner {
+                fut: self.inner.call(req),
             },
-            Resolution::Ready(Err(e)) => {
-                ResponseFuture::rejected(rejection(&self.reject, shared, &req, e))
-            }
-            Resolution::Future(fut) => {
-                // The inner service was polled ready: move *it* into the future
-                // and keep a fresh clone here for the next `poll_ready`.
-                let clone = self.inner.clone();
-                let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture {
-                    state: State::Resolving {
-                        fut,
-                        pending: Some(Pending {
-                            req,
-                            inner,
-                            claims,
-                            scopes_ok,
-                            shared: self.shared.clone(),
-                            reject: self.reject.clone(),
-                            check: self.check.clone(),
-                        }),
-                    },
+            Step::Call(claims, user) => {
+                insert(&mut req, claims, user);
+                State::Inner {
+                    fut: self.inner.call(req),
                 }
             }
+            Step::Reject(e) => State::Rejected {
+                response: Some(rejection(&self.reject, &self.shared, &req, e)),
+            },
+            // Waiting first: the inner service was polled ready, so move *it* into
+            // the future and keep a fresh clone here for the next `poll_ready`.
+            Step::Resolve(fut, claims, scopes_ok) => State::Resolving {
+                fut,
+                claims: Some((claims, scopes_ok)),
+                ctx: Some(self.context(req)),
+            },
+            Step::Refresh(fut) => State::Refreshing {
+                fut,
+                ctx: Some(self.context(req)),
+            },
+        };
+        ResponseFuture { state }
+    }
+}
+
+impl<S: Clone, C, R: Clone, J: Clone, A: Clone> Auth<S, C, R, J, A> {
+    fn context<ReqB>(&mut self, req: Request<ReqB>) -> Waiting<S, R, J, A, ReqB> {
+        let clone = self.inner.clone();
+        Waiting {
+            req,
+            inner: std::mem::replace(&mut self.inner, clone),
+            shared: self.shared.clone(),
+            resolver: self.resolver.clone(),
+            reject: self.reject.clone(),
+            check: self.check.clone(),
         }
     }
 }
 
-/// What an asynchronous resolution needs once it completes.
-struct Pending<S, C, J, A, ReqB> {
+/// What a request that waits (for a user lookup or a key refresh) carries along.
+struct Waiting<S, R, J, A, ReqB> {
     req: Request<ReqB>,
     inner: S,
-    claims: C,
-    scopes_ok: bool,
     shared: Arc<Shared>,
+    resolver: R,
     reject: J,
     check: A,
 }
@@ -223,10 +273,15 @@ pin_project! {
         S: Service<Request<ReqB>>,
         R: ResolveUser<C>,
     {
+        Refreshing {
+            fut: RefreshFuture,
+            ctx: Option<Waiting<S, R, J, A, ReqB>>,
+        },
         Resolving {
             #[pin]
             fut: R::Future,
-            pending: Option<Pending<S, C, J, A, ReqB>>,
+            claims: Option<(C, bool)>,
+            ctx: Option<Waiting<S, R, J, A, ReqB>>,
         },
         Inner {
             #[pin]
@@ -238,30 +293,10 @@ pin_project! {
     }
 }
 
-impl<S, C, R, J, A, ReqB> ResponseFuture<S, C, R, J, A, ReqB>
-where
-    S: Service<Request<ReqB>>,
-    R: ResolveUser<C>,
-{
-    fn inner(fut: S::Future) -> Self {
-        Self {
-            state: State::Inner { fut },
-        }
-    }
-
-    fn rejected(response: Response<Bytes>) -> Self {
-        Self {
-            state: State::Rejected {
-                response: Some(response),
-            },
-        }
-    }
-}
-
 impl<S, C, R, J, A, ReqB, ResB> Future for ResponseFuture<S, C, R, J, A, ReqB>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
-    C: Clone + Send + Sync + 'static,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
     R: ResolveUser<C>,
     J: Reject,
     A: CheckUser<R::User>,
@@ -271,7 +306,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
+            let next = match this.state.as_mut().project() {
                 StateProj::Inner { fut } => {
                     let res = ready!(fut.poll(cx))?;
                     return Poll::Ready(Ok(res.map(ResponseBody::inner)));
@@ -280,33 +315,54 @@ where
                     let res = response.take().expect("future polled after completion");
                     return Poll::Ready(Ok(res.map(ResponseBody::rejection)));
                 }
-                StateProj::Resolving { fut, pending } => {
+                StateProj::Refreshing { fut, ctx } => {
+                    ready!(fut.as_mut().poll(cx));
+                    let mut ctx = ctx.take().expect("future polled after completion");
+                    // Once more with the refreshed keys; an unknown `kid` now is final.
+                    let step =
+                        authenticate(&ctx.shared, &mut ctx.resolver, &ctx.check, &ctx.req, false);
+                    match step {
+                        Step::Pass => State::Inner {
+                            fut: ctx.inner.call(ctx.req),
+                        },
+                        Step::Call(claims, user) => {
+                            insert(&mut ctx.req, claims, user);
+                            State::Inner {
+                                fut: ctx.inner.call(ctx.req),
+                            }
+                        }
+                        Step::Reject(e) => State::Rejected {
+                            response: Some(rejection(&ctx.reject, &ctx.shared, &ctx.req, e)),
+                        },
+                        Step::Resolve(fut, claims, scopes_ok) => State::Resolving {
+                            fut,
+                            claims: Some((claims, scopes_ok)),
+                            ctx: Some(ctx),
+                        },
+                        Step::Refresh(_) => unreachable!("no refresh on the second pass"),
+                    }
+                }
+                StateProj::Resolving { fut, claims, ctx } => {
                     let outcome = ready!(fut.poll(cx));
-                    let Pending {
-                        mut req,
-                        mut inner,
-                        claims,
-                        scopes_ok,
-                        shared,
-                        reject,
-                        check,
-                    } = pending.take().expect("future polled after completion");
+                    let mut ctx = ctx.take().expect("future polled after completion");
+                    let (claims, scopes_ok) = claims.take().expect("claims kept until resolved");
                     let authorized = outcome.and_then(|user| {
-                        authorize(&shared, &check, &user, scopes_ok).map(|()| user)
+                        authorize(&ctx.shared, &ctx.check, &user, scopes_ok).map(|()| user)
                     });
                     match authorized {
                         Ok(user) => {
-                            insert(&mut req, claims, user);
-                            let fut = inner.call(req);
-                            this.state.set(State::Inner { fut });
+                            insert(&mut ctx.req, claims, user);
+                            State::Inner {
+                                fut: ctx.inner.call(ctx.req),
+                            }
                         }
-                        Err(e) => {
-                            let res = rejection(&reject, &shared, &req, e);
-                            return Poll::Ready(Ok(res.map(ResponseBody::rejection)));
-                        }
+                        Err(e) => State::Rejected {
+                            response: Some(rejection(&ctx.reject, &ctx.shared, &ctx.req, e)),
+                        },
                     }
                 }
-            }
+            };
+            this.state.set(next);
         }
     }
 }
