@@ -90,6 +90,9 @@ impl VerifyingKey {
         }
         let key =
             jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_ref()).map_err(|e| invalid(alg, &e))?;
+        if let jsonwebtoken::DecodingKeyKind::SecretOrDer(der) = key.kind() {
+            check_rsa_size(alg, rsa_modulus_bits(der, false))?;
+        }
         Ok(Self::from_verifier(
             alg,
             backend::Verifier::public(alg, &key)?,
@@ -161,6 +164,56 @@ impl VerifyingKey {
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         self.verifier.verify(self.alg, message, signature)
     }
+}
+
+/// RFC 7518 §3.3, §3.5: RSA keys of 2048 bits or more.
+pub(crate) fn check_rsa_size(alg: Algorithm, bits: usize) -> Result<(), ConfigError> {
+    if bits < 2048 {
+        return Err(ConfigError::InvalidKey {
+            algorithm: alg,
+            reason: format!(
+                "the RSA key has {bits} bits; at least 2048 are required (RFC 7518 §3.3)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The modulus size in bits of a PKCS#1 `RSAPublicKey` (`SEQUENCE { n, e }`) or,
+/// with `private`, `RSAPrivateKey` (`SEQUENCE { version, n, ... }`); 0 if the
+/// DER cannot be read.
+pub(crate) fn rsa_modulus_bits(der: &[u8], private: bool) -> usize {
+    fn read_len(b: &[u8]) -> Option<(usize, &[u8])> {
+        let (&first, rest) = b.split_first()?;
+        if first < 0x80 {
+            return Some((first as usize, rest));
+        }
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |a, &x| (a << 8) | x as usize);
+        Some((len, &rest[n..]))
+    }
+    fn integer(b: &[u8]) -> Option<(&[u8], &[u8])> {
+        let b = b.strip_prefix(&[0x02])?;
+        let (len, b) = read_len(b)?;
+        Some((b.get(..len)?, b.get(len..)?))
+    }
+    let parse = || -> Option<usize> {
+        let b = der.strip_prefix(&[0x30])?;
+        let (_, mut b) = read_len(b)?;
+        if private {
+            b = integer(b)?.1;
+        }
+        let (n, _) = integer(b)?;
+        let n = match n.iter().position(|&x| x != 0) {
+            Some(i) => &n[i..],
+            None => return Some(0),
+        };
+        Some(n.len() * 8 - n[0].leading_zeros() as usize)
+    };
+    parse().unwrap_or(0)
 }
 
 fn invalid(alg: Algorithm, e: &jsonwebtoken::errors::Error) -> ConfigError {
@@ -350,14 +403,6 @@ mod backend {
                     reason: e.to_string(),
                 }
             })?;
-            if let jsonwebtoken::DecodingKeyKind::SecretOrDer(der) = key.kind() {
-                if key.family() == jsonwebtoken::AlgorithmFamily::Rsa && rsa_bits(der) < 2048 {
-                    return Err(ConfigError::InvalidKey {
-                        algorithm: alg,
-                        reason: "RSA keys must be at least 2048 bits".into(),
-                    });
-                }
-            }
             Ok(Self(key.clone()))
         }
 
@@ -367,34 +412,5 @@ mod backend {
                 Err(_) => false,
             }
         }
-    }
-
-    /// The modulus size of a PKCS#1 RSAPublicKey: SEQUENCE { INTEGER n, INTEGER e }.
-    fn rsa_bits(der: &[u8]) -> usize {
-        fn read_len(b: &[u8]) -> Option<(usize, &[u8])> {
-            let (&first, rest) = b.split_first()?;
-            if first < 0x80 {
-                return Some((first as usize, rest));
-            }
-            let n = (first & 0x7f) as usize;
-            if n > 4 || rest.len() < n {
-                return None;
-            }
-            let len = rest[..n].iter().fold(0usize, |a, &x| (a << 8) | x as usize);
-            Some((len, &rest[n..]))
-        }
-        let parse = || -> Option<usize> {
-            let b = der.strip_prefix(&[0x30])?;
-            let (_, b) = read_len(b)?;
-            let b = b.strip_prefix(&[0x02])?;
-            let (len, b) = read_len(b)?;
-            let n = b.get(..len)?;
-            let n = match n.iter().position(|&x| x != 0) {
-                Some(i) => &n[i..],
-                None => return Some(0),
-            };
-            Some(n.len() * 8 - n[0].leading_zeros() as usize)
-        };
-        parse().unwrap_or(0)
     }
 }

@@ -58,6 +58,7 @@ impl SigningKey {
     /// If the PEM is not an RSA private key or `alg` is not an RSA algorithm.
     pub fn rsa_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         let key = EncodingKey::from_rsa_pem(pem.as_ref()).map_err(|e| invalid(alg, &e))?;
+        crate::keys::check_rsa_size(alg, crate::keys::rsa_modulus_bits(key.as_bytes(), true))?;
         Self::checked(alg, key)
     }
 

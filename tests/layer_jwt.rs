@@ -1605,13 +1605,6 @@ fn hmac_key_for_an_rsa_algorithm_is_refused() {
 }
 
 #[test]
-#[cfg_attr(
-    feature = "aws-lc-rs",
-    ignore = "core bug: VerifyingKey::rsa_pem accepts a 1024-bit RSA public key with the \
-              aws-lc-rs backend (src/keys.rs, backend::Verifier::public: \
-              ParsedPublicKey::new does not check the modulus size; the rust-crypto \
-              backend refuses it)"
-)]
 fn rsa_1024_bit_public_key_is_refused() {
     for alg in [Algorithm::RS256, Algorithm::PS256] {
         let err = VerifyingKey::rsa_pem(alg, key_file("rsa1024-public.pem")).unwrap_err();
@@ -1708,12 +1701,6 @@ fn private_key_given_as_a_public_key_does_not_panic() {
 }
 
 #[test]
-#[cfg_attr(
-    all(feature = "rust-crypto", not(feature = "aws-lc-rs")),
-    ignore = "core bug: SigningKey::rsa_pem accepts a 1024-bit RSA key with the rust-crypto \
-              backend (src/sign.rs, SigningKey::checked only probes a signature; the \
-              aws-lc-rs backend refuses the key)"
-)]
 fn rsa_1024_bit_signing_key_is_refused() {
     let res = SigningKey::rsa_pem(Algorithm::RS256, key_file("rsa1024-private.pem"));
     assert!(

@@ -319,3 +319,19 @@ async fn order_fastapi_inactive_user_with_the_scope_is_400() {
     let r = ordered(Style::FastApi, &token("alice", "me", EXP)).await;
     assert_fastapi(&r, StatusCode::BAD_REQUEST, "Inactive user", None);
 }
+
+#[tokio::test]
+async fn optional_mode_does_not_skip_required_scopes() {
+    // Leaving the token out must not be a way around the scope check.
+    let layer = scoped().optional();
+    let r = send(&layer, request()).await;
+    assert_missing(&r);
+    // A token with the scope still passes.
+    assert_ok(&send(&layer, with_bearer(&scope_token("me"))).await);
+}
+
+#[tokio::test]
+async fn optional_mode_without_scopes_lets_anonymous_requests_through() {
+    let r = send(&layer().optional(), request()).await;
+    assert_ok(&r);
+}

@@ -27,7 +27,8 @@ pub(crate) fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<Option
     // RFC 9110 §5.5: a field value excludes leading and trailing whitespace.
     let bytes = trim_ows(bytes);
     if bytes.is_empty() {
-        return Err(AuthError::invalid_request("Empty Authorization header"));
+        // No credentials at all (FastAPI: `if not authorization`), RFC 6750 §3.1.
+        return Ok(None);
     }
     let scheme_end = bytes
         .iter()

@@ -16,6 +16,11 @@ pub enum Resolution<U, F> {
     Ready(Result<U, AuthError>),
     /// The user will be known when the future completes.
     Future(F),
+    /// The claims are the user: the layer moves the claims into the user's place
+    /// instead of copying them. Only meaningful when the user type *is* the claims
+    /// type (as for [`ClaimsAsUser`]); otherwise the request is refused with
+    /// [`AuthError::unavailable`].
+    ClaimsAreUser,
 }
 
 /// Resolves the user that validated claims name: the layer's async extension point.
@@ -60,18 +65,18 @@ pub trait ResolveUser<C> {
 
 /// The default resolver: the claims are the user.
 ///
-/// It resolves to `()`: only the claims are put into the request extensions,
-/// with no copy, and handlers read the caller from the claims.
+/// The claims go into the request extensions once, without a copy, and
+/// [`AuthLayer::require_active`](crate::AuthLayer::require_active) receives them.
 #[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
 pub struct ClaimsAsUser;
 
-impl<C> ResolveUser<C> for ClaimsAsUser {
-    type User = ();
-    type Future = std::future::Ready<Result<(), AuthError>>;
+impl<C: Clone + Send + Sync + 'static> ResolveUser<C> for ClaimsAsUser {
+    type User = C;
+    type Future = std::future::Ready<Result<C, AuthError>>;
 
-    fn resolve(&mut self, _: &C) -> Resolution<(), Self::Future> {
-        Resolution::Ready(Ok(()))
+    fn resolve(&mut self, _: &C) -> Resolution<C, Self::Future> {
+        Resolution::ClaimsAreUser
     }
 }
 

@@ -1,3 +1,4 @@
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -9,6 +10,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
+use sync_wrapper::SyncWrapper;
 use tower_service::Service;
 
 use super::extract::{bearer_token, explain};
@@ -89,18 +91,17 @@ fn authorize<U, A: CheckUser<U>>(
     check.check(user)
 }
 
-fn insert<ReqB, C, U>(req: &mut Request<ReqB>, claims: C, user: U)
+/// Puts the claims (unless they became the user) and the user into the extensions.
+fn insert<ReqB, C, U>(req: &mut Request<ReqB>, claims: Option<C>, user: U)
 where
     C: Clone + Send + Sync + 'static,
     U: Clone + Send + Sync + 'static,
 {
-    use std::any::TypeId;
     let ext = req.extensions_mut();
-    ext.insert(claims);
-    // `ClaimsAsUser` resolves to `()`: the claims are the user.
-    if TypeId::of::<U>() != TypeId::of::<()>() {
-        ext.insert(user);
+    if let Some(claims) = claims {
+        ext.insert(claims);
     }
+    ext.insert(user);
 }
 
 fn rejection<ReqB, J: Reject>(
@@ -133,8 +134,9 @@ fn rejection<ReqB, J: Reject>(
 enum Step<C, U, F> {
     /// No credentials, optional authentication: call the inner service as is.
     Pass,
-    /// Authenticated: insert claims and user, call the inner service.
-    Call(C, U),
+    /// Authenticated: insert claims (unless they are the user) and user, call the
+    /// inner service.
+    Call(Option<C>, U),
     /// Refuse.
     Reject(AuthError),
     /// Wait for the user lookup.
@@ -152,14 +154,16 @@ fn authenticate<ReqB, C, R, A>(
     may_refresh: bool,
 ) -> Step<C, R::User, R::Future>
 where
-    C: DeserializeOwned + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
     R: ResolveUser<C>,
     A: CheckUser<R::User>,
 {
     let validator = &shared.validator;
     let token = match bearer_token(req.headers(), validator.token_len_cap()) {
         Ok(Some(token)) => token,
-        Ok(None) if shared.optional => return Step::Pass,
+        // A route that requires scopes is never optional: leaving the token out
+        // must not skip the scope check.
+        Ok(None) if shared.optional && shared.scopes.is_empty() => return Step::Pass,
         Ok(None) => return Step::Reject(AuthError::missing_credentials()),
         Err(e) => return Step::Reject(e),
     };
@@ -173,13 +177,29 @@ where
         }
         Err(e) => return Step::Reject(explain(token, e.into_error())),
     };
-    match resolver.resolve(&claims) {
-        Resolution::Ready(Ok(user)) => match authorize(shared, check, &user, scopes_ok) {
-            Ok(()) => Step::Call(claims, user),
-            Err(e) => Step::Reject(e),
-        },
-        Resolution::Ready(Err(e)) => Step::Reject(e),
-        Resolution::Future(fut) => Step::Resolve(fut, claims, scopes_ok),
+    let (claims, user) = match resolver.resolve(&claims) {
+        Resolution::Ready(Ok(user)) => (Some(claims), user),
+        Resolution::Ready(Err(e)) => return Step::Reject(e),
+        Resolution::Future(fut) => return Step::Resolve(fut, claims, scopes_ok),
+        Resolution::ClaimsAreUser => {
+            // Move the claims into the user's place when they are of its type.
+            let mut slot = Some(claims);
+            let user = (&mut slot as &mut dyn Any)
+                .downcast_mut::<Option<R::User>>()
+                .and_then(Option::take);
+            match user {
+                Some(user) => (None, user),
+                None => {
+                    return Step::Reject(AuthError::unavailable(
+                        "The user resolver is misconfigured",
+                    ))
+                }
+            }
+        }
+    };
+    match authorize(shared, check, &user, scopes_ok) {
+        Ok(()) => Step::Call(claims, user),
+        Err(e) => Step::Reject(e),
     }
 }
 
@@ -222,7 +242,7 @@ where
                 ctx: Some(self.context(req)),
             },
             Step::Refresh(fut) => State::Refreshing {
-                fut,
+                fut: SyncWrapper::new(fut),
                 ctx: Some(self.context(req)),
             },
         };
@@ -274,7 +294,9 @@ pin_project! {
         R: ResolveUser<C>,
     {
         Refreshing {
-            fut: RefreshFuture,
+            // `SyncWrapper` keeps the response future `Sync` though a key
+            // source's future need not be.
+            fut: SyncWrapper<RefreshFuture>,
             ctx: Option<Waiting<S, R, J, A, ReqB>>,
         },
         Resolving {
@@ -316,7 +338,7 @@ where
                     return Poll::Ready(Ok(res.map(ResponseBody::rejection)));
                 }
                 StateProj::Refreshing { fut, ctx } => {
-                    ready!(fut.as_mut().poll(cx));
+                    ready!(fut.get_mut().as_mut().poll(cx));
                     let mut ctx = ctx.take().expect("future polled after completion");
                     // Once more with the refreshed keys; an unknown `kid` now is final.
                     let step =
@@ -351,7 +373,7 @@ where
                     });
                     match authorized {
                         Ok(user) => {
-                            insert(&mut ctx.req, claims, user);
+                            insert(&mut ctx.req, Some(claims), user);
                             State::Inner {
                                 fut: ctx.inner.call(ctx.req),
                             }
