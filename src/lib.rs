@@ -62,6 +62,8 @@ pub mod bearer;
 mod claims;
 pub mod keys;
 mod sign;
+#[cfg(feature = "token")]
+pub mod token;
 mod validate;
 
 pub use bearer::error::{AuthError, AuthErrorKind, ConfigError};

@@ -233,6 +233,129 @@ async fn metrics(gw: &Running) -> String {
 }
 
 // ---------------------------------------------------------------------------
+// The README walk-through and the users.
+
+async fn login(gw: &Running, username: &str, password: &str) -> Response<Incoming> {
+    let form = format!("grant_type=password&username={username}&password={password}");
+    let req = Request::post(gw.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(full(form))
+        .unwrap();
+    client().request(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn readme_walkthrough_works_with_no_arguments() {
+    // `cargo run --example gateway`: the defaults, demo users, no upstream.
+    let gw = start(Config::default()).await;
+
+    // TOKEN=$(curl -s -X POST localhost:8000/token -d 'grant_type=password&username=johndoe&password=secret' | ...)
+    let res = login(&gw, "johndoe", "secret").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+    assert_eq!(body["token_type"], "bearer");
+    let t = body["access_token"].as_str().unwrap().to_owned();
+
+    // curl -H "Authorization: Bearer $TOKEN" localhost:8000/users/me/
+    let res = get(&gw.url("/users/me/"), Some(&t)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+    assert_eq!(
+        me,
+        serde_json::json!({
+            "username": "johndoe",
+            "email": "johndoe@example.com",
+            "full_name": "John Doe",
+            "disabled": false,
+        })
+    );
+    let res = get(&gw.url("/users/me/items/"), Some(&t)).await;
+    let items: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+    assert_eq!(items, serde_json::json!([{ "item_id": "Foo", "owner": "johndoe" }]));
+
+    // curl -i localhost:8000/users/me/
+    let res = get(&gw.url("/users/me/"), None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="api""#);
+
+    let m = metrics(&gw).await;
+    assert!(m.contains("gateway_auth_allowed_total 2"), "{m}");
+    assert!(m.contains(r#"gateway_auth_denied_total{reason="missing"} 1"#), "{m}");
+}
+
+#[tokio::test]
+async fn disabled_and_unknown_users_are_refused_before_the_upstream() {
+    let up = upstream(echo).await;
+    let gw = start(config(Some(&up))).await;
+    // alice is disabled: no token, with the same answer as a wrong password.
+    let res = login(&gw, "alice", "secretalice").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let alice = body_string(res).await;
+    let res = login(&gw, "johndoe", "wrong").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(alice, body_string(res).await);
+    // A token for alice (signed with the right key) or for nobody is refused.
+    let res = get(&gw.url("/"), Some(&token("alice", ""))).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = get(&gw.url("/"), Some(&token("mallory", ""))).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(up.hits(), 0);
+    let m = metrics(&gw).await;
+    assert!(m.contains(r#"gateway_auth_denied_total{reason="inactive_user"} 1"#), "{m}");
+    assert!(m.contains(r#"gateway_auth_denied_total{reason="invalid_token"} 1"#), "{m}");
+}
+
+#[tokio::test]
+async fn issued_tokens_carry_issuer_audience_and_granted_scopes() {
+    let up = upstream(echo).await;
+    let gw = start(Config {
+        issuer: Some("https://gateway.test".into()),
+        audience: Some("api://test".into()),
+        require_scope: vec![("/items".into(), vec!["items".into()])],
+        ..config(Some(&up))
+    })
+    .await;
+    let form = "grant_type=password&username=johndoe&password=secret&scope=items%20admin";
+    let req = Request::post(gw.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(full(form))
+        .unwrap();
+    let res = client().request(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+    let t = body["access_token"].as_str().unwrap();
+    // `admin` is not one of johndoe's scopes: only `items` is granted.
+    assert_eq!(get(&gw.url("/items/1"), Some(t)).await.status(), StatusCode::OK);
+    assert_eq!(up.last().headers["x-auth-scopes"], "items");
+    // A token without the configured issuer and audience is refused.
+    assert_eq!(
+        get(&gw.url("/items/1"), Some(&token("johndoe", "items"))).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(up.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_users_file_replaces_the_demo_users() {
+    let path = std::env::temp_dir().join(format!("gateway-users-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "[carol]\nhashed_password = \"$argon2id$v=19$m=19456,t=2,p=1$2gNcOlYYheITaN2bd/k7PA$gDVQGnJUksXPr6ig1orhlON+Yk6hWTq2tRNXkyS0DAI\"\n",
+    )
+    .unwrap();
+    let gw = start(Config {
+        users: Some(path.clone()),
+        ..config(None)
+    })
+    .await;
+    assert_eq!(login(&gw, "carol", "secretalice").await.status(), StatusCode::OK);
+    assert_eq!(login(&gw, "johndoe", "secret").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(get(&gw.url("/users/me/"), Some(&token("johndoe", ""))).await.status(), StatusCode::UNAUTHORIZED);
+    let _ = std::fs::remove_file(path);
+}
+
+// ---------------------------------------------------------------------------
 // Forwarding.
 
 #[tokio::test]
@@ -875,7 +998,7 @@ async fn healthz_and_metrics_need_no_token() {
 }
 
 #[tokio::test]
-async fn tutorial_routes_without_an_upstream() {
+async fn tutorial_routes_answer_404_and_405() {
     let gw = start(config(None)).await;
     let t = token("johndoe", "");
     let res = get(&gw.url("/users/me/items/"), Some(&t)).await;

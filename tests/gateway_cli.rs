@@ -144,6 +144,22 @@ fn every_invalid_flag_is_refused_with_status_2() {
 }
 
 #[test]
+fn invalid_users_files_are_refused_with_status_2() {
+    let cases = [
+        ("plain.toml", "[bob]\nhashed_password = \"hunter2\"\n"),
+        ("typo.toml", "[bob]\nhashed_pasword = \"$argon2id$v=19$m=19456,t=2,p=1$2gNcOlYYheITaN2bd/k7PA$gDVQGnJUksXPr6ig1orhlON+Yk6hWTq2tRNXkyS0DAI\"\n"),
+        ("users.yaml", "bob: {}\n"),
+        ("broken.json", "{\"bob\": "),
+    ];
+    for (name, contents) in cases {
+        let path = temp_file(name, contents);
+        let out = run(&["--users", path.to_str().unwrap()], &[]);
+        refused(&out, "--users");
+        assert!(!stderr(&out).contains("hunter2"), "a password was printed");
+    }
+}
+
+#[test]
 fn unknown_flags_and_secret_flags_are_usage_errors() {
     // clap's own usage errors also exit with 2.
     let out = run(&["--listne", "127.0.0.1:1"], &[]);
@@ -300,11 +316,20 @@ fn sigterm_stops_the_gateway_with_status_0() {
         first.starts_with("gateway listening on http://127.0.0.1:"),
         "{first}"
     );
+    let mut banner = vec![first];
     for line in lines.by_ref() {
-        if line.unwrap().contains("/metrics") {
+        let line = line.unwrap();
+        let last = line.contains("/metrics");
+        banner.push(line);
+        if last {
             break;
         }
     }
+    let banner = banner.join("\n");
+    // What to try: the README's three commands.
+    assert!(banner.contains("/token -d 'grant_type=password&username=johndoe&password=secret'"), "{banner}");
+    assert!(banner.contains("curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:"), "{banner}");
+    assert!(banner.contains("/users/me/    # 401 without a token"), "{banner}");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -13,11 +13,18 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
-use serde::Serialize;
 use tower::util::BoxCloneSyncService;
 use tower_jwt_auth::{AuthError, Claims, Resolution, ResolveUser};
 
-use super::config::{Config, SettingError};
+use tower::ServiceExt;
+use tower_jwt_auth::token::{
+    MemoryStore, StoreResolver, TokenEndpoint, UserProfile, UsersFile, UsersFileFormat,
+};
+use tower_jwt_auth::{Algorithm, SigningKey};
+
+use super::config::{self, Config, SettingError};
+use super::proxy::ClientAddr;
+use super::server::boxed;
 
 /// A boxed error, for response bodies.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -30,17 +37,7 @@ pub(crate) type TokenService =
     BoxCloneSyncService<Request<Incoming>, Response<GatewayBody>, Infallible>;
 
 /// A user, as `GET /users/me/` shows it (the FastAPI tutorial's `User` model).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct Profile {
-    /// The login name, the tokens' `sub`.
-    pub(crate) username: String,
-    /// E-mail address.
-    pub(crate) email: Option<String>,
-    /// Full name.
-    pub(crate) full_name: Option<String>,
-    /// A disabled user gets no token and is refused by the layer.
-    pub(crate) disabled: bool,
-}
+pub(crate) type Profile = UserProfile;
 
 /// Who a validated token names.
 pub(crate) trait Directory: Send + Sync + 'static {
@@ -83,32 +80,70 @@ pub(crate) struct Identity {
     pub(crate) demo: bool,
 }
 
-/// Until a users store is wired in: every validated subject is a user.
-struct AnySubject;
+/// The built-in demo users: johndoe/secret and alice/secretalice (disabled).
+pub(crate) const DEMO_USERS: &str = include_str!("demo-users.toml");
 
-impl Directory for AnySubject {
+/// The users store, through the token endpoint's resolver: a user deleted or
+/// disabled in the store is refused at once.
+struct StoreDirectory(StoreResolver<MemoryStore<UserProfile>>);
+
+impl Directory for StoreDirectory {
     fn resolve(&self, claims: &Claims) -> Result<Arc<Profile>, AuthError> {
-        let username = claims.sub().ok_or_else(AuthError::unknown_user)?;
-        Ok(Arc::new(Profile {
-            username: username.to_owned(),
-            email: None,
-            full_name: None,
-            disabled: false,
-        }))
+        match self.0.clone().resolve(claims) {
+            Resolution::Ready(user) => user.map(Arc::new),
+            // A `MemoryStore` always answers at once.
+            _ => Err(AuthError::unavailable("User store unavailable")),
+        }
     }
 }
 
 /// Loads the users named by `config` (or the built-in demo users) and builds
-/// the token endpoint.
+/// the token endpoint on them.
 ///
 /// # Errors
 ///
 /// A [`SettingError`] for `--users` when the file cannot be loaded.
 pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
-    let _ = config;
+    let (file, demo) = match &config.users {
+        Some(path) => {
+            let file = UsersFile::load(path).map_err(|e| {
+                SettingError::new(
+                    config::USERS,
+                    config.source(config::USERS),
+                    e.to_string(),
+                    "fix the file (format: see the users file section of docs/gateway.md; \
+                     make hashes with `cargo run --example hash-password`)",
+                )
+            })?;
+            (file, false)
+        }
+        None => (
+            UsersFile::parse(DEMO_USERS, UsersFileFormat::Toml).expect("the demo users file is valid"),
+            true,
+        ),
+    };
+    let core = |setting: config::Setting, e: tower_jwt_auth::ConfigError| {
+        SettingError::new(setting, config.source(setting), e.to_string(), "see --help")
+    };
+    let key = SigningKey::hmac(Algorithm::HS256, config.secret.bytes())
+        .map_err(|e| core(config::SECRET, e))?;
+    let mut builder = TokenEndpoint::builder(file.into_store(), key)
+        .ttl(config.token_ttl)
+        .map_err(|e| core(config::TOKEN_TTL, e))?
+        .style(config.style)
+        .client_ip(|parts| parts.extensions.get::<ClientAddr>().map(|a| a.0.ip()));
+    if let Some(iss) = &config.issuer {
+        builder = builder.issuer(iss.clone());
+    }
+    if let Some(aud) = &config.audience {
+        builder = builder.audience([aud.clone()]);
+    }
+    let endpoint = builder.build();
+    let directory = Arc::new(StoreDirectory(endpoint.resolver().refuse_disabled()));
+    let token = BoxCloneSyncService::new(ServiceExt::<Request<Incoming>>::map_response(endpoint, boxed));
     Ok(Identity {
-        directory: Arc::new(AnySubject),
-        token: None,
-        demo: true,
+        directory,
+        token: Some(token),
+        demo,
     })
 }

@@ -1,0 +1,654 @@
+//! Password hashing with argon2id, off the async executor threads.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+
+use crate::ConfigError;
+
+/// The default time a hash waits for a free slot before it is refused (1 s).
+pub const DEFAULT_QUEUE_WAIT: Duration = Duration::from_secs(1);
+
+/// Hashes stored with more memory than this are refused at verification (2 GiB,
+/// RFC 9106's first recommended option), so that a corrupt or hostile entry in a
+/// user store cannot exhaust memory.
+pub const MAX_VERIFY_M_COST: u32 = 2 * 1024 * 1024;
+/// Hashes stored with more passes than this are refused at verification.
+pub const MAX_VERIFY_T_COST: u32 = 32;
+/// Hashes stored with more lanes than this are refused at verification.
+pub const MAX_VERIFY_P_COST: u32 = 255;
+
+/// Hashes and verifies passwords with argon2, on tokio's blocking pool and behind
+/// a semaphore.
+///
+/// - **New hashes** are argon2id (v=19) with the policy's parameters: by default
+///   the `argon2` crate's, which are OWASP's minimum (19 MiB, t=2, p=1), with a
+///   16-byte random salt and a 32-byte output, as a PHC string.
+/// - **Verification** reads the parameters from the PHC string, so hashes made by
+///   Python's pwdlib or argon2-cffi (`m=65536,t=3,p=4`, the FastAPI tutorial's)
+///   verify, and ours verify there. Parameters above [`MAX_VERIFY_M_COST`],
+///   [`MAX_VERIFY_T_COST`] or [`MAX_VERIFY_P_COST`] are refused.
+/// - **Concurrency**: at most [`max_concurrent`](PasswordHasherBuilder::max_concurrent)
+///   hashes run at once (default: the number of CPUs), each on
+///   [`tokio::task::spawn_blocking`], never on an executor thread. One argon2
+///   run holds `m` KiB of memory, so the peak is about permits × `m`. Past the
+///   bound a request waits up to [`queue_wait`](PasswordHasherBuilder::queue_wait)
+///   for a slot, then gets [`HashError::Busy`] (the token endpoint answers 503
+///   with `Retry-After`). A permit is held until the blocking work ends, even if
+///   the request that started it was dropped, so the bound holds under a storm.
+/// - **Unknown users** are verified against a dummy hash made with the policy's
+///   parameters, so they cost the same work as a wrong password; see
+///   [`dummy_verifications`](Self::dummy_verifications). That holds when the
+///   stored hashes use the policy's parameters: if they use others (the FastAPI
+///   tutorial's and pwdlib's are `m=65536,t=3,p=4`, heavier than the default
+///   policy, and are not rehashed since they are not weaker), set the policy to
+///   theirs with [`params`](PasswordHasherBuilder::params), or an unknown
+///   username answers measurably faster than a known one.
+///
+/// The async methods need a tokio runtime with the time driver enabled
+/// (`#[tokio::main]` enables it).
+///
+/// It is cheap to clone: clones share the semaphore and the counters.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_jwt_auth::token::PasswordHasher;
+///
+/// let hasher = PasswordHasher::new();
+/// let tutorial = "$argon2id$v=19$m=65536,t=3,p=4$wagCPXjifgvUFBzq4hqe3w$CYaIb8sB+wtD+Vu/P4uod1+Qof8h+1g7bbDlBID48Rc";
+/// assert!(hasher.verify(b"secret", tutorial).await?);
+/// assert!(!hasher.verify(b"wrong", tutorial).await?);
+/// // 64 MiB and 3 passes are stronger than the policy: no rehash needed.
+/// assert!(!hasher.needs_rehash(tutorial));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    params: Params,
+    semaphore: Arc<Semaphore>,
+    permits: usize,
+    queue_wait: Duration,
+    dummy: String,
+    dummy_runs: AtomicU64,
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.inner.params;
+        f.debug_struct("PasswordHasher")
+            .field("algorithm", &"argon2id")
+            .field("m_cost", &p.m_cost())
+            .field("t_cost", &p.t_cost())
+            .field("p_cost", &p.p_cost())
+            .field("max_concurrent", &self.inner.permits)
+            .field("queue_wait", &self.inner.queue_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The outcome of [`PasswordHasher::verify_and_update`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verified {
+    /// The password does not match.
+    NoMatch,
+    /// The password matches; `new_hash` is a fresh hash with the current policy
+    /// when the stored one needed a rehash.
+    Match {
+        /// The new PHC string to store, if the stored hash was weaker than the policy.
+        new_hash: Option<String>,
+    },
+}
+
+impl Verified {
+    /// Whether the password matched.
+    pub fn is_match(&self) -> bool {
+        matches!(self, Self::Match { .. })
+    }
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoMatch => f.write_str("NoMatch"),
+            Self::Match { new_hash } => f
+                .debug_struct("Match")
+                .field("new_hash", &new_hash.as_ref().map(|_| "[redacted]"))
+                .finish(),
+        }
+    }
+}
+
+/// Why hashing or verifying failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HashError {
+    /// Every slot was taken for the whole queue wait; retry after `retry_after`.
+    Busy {
+        /// A hint for the `Retry-After` header.
+        retry_after: Duration,
+    },
+    /// The stored hash is not an argon2 PHC string, or its parameters exceed the
+    /// verification limits. The reason never contains the hash.
+    InvalidHash(&'static str),
+    /// The argon2 computation or the random generator failed, or the blocking
+    /// task panicked.
+    Internal,
+}
+
+impl fmt::Display for HashError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Busy { .. } => f.write_str("all password hashing slots are busy"),
+            Self::InvalidHash(reason) => write!(f, "invalid password hash: {reason}"),
+            Self::Internal => f.write_str("password hashing failed"),
+        }
+    }
+}
+
+impl std::error::Error for HashError {}
+
+/// Builds a [`PasswordHasher`]. See [`PasswordHasher::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct PasswordHasherBuilder {
+    params: Params,
+    permits: Option<usize>,
+    semaphore: Option<Arc<Semaphore>>,
+    queue_wait: Duration,
+}
+
+impl PasswordHasherBuilder {
+    /// Sets the argon2id parameters for new hashes and the dummy hash: memory in
+    /// KiB, passes, lanes. The default is the `argon2` crate's (OWASP's minimum:
+    /// `19456, 2, 1`); pwdlib's `PasswordHash.recommended()` is `65536, 3, 4`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] if argon2 refuses the parameters (memory under
+    /// 8 × lanes KiB, zero passes, ...) or they exceed the verification limits.
+    pub fn params(
+        mut self,
+        m_cost_kib: u32,
+        t_cost: u32,
+        p_cost: u32,
+    ) -> Result<Self, ConfigError> {
+        if m_cost_kib > MAX_VERIFY_M_COST
+            || t_cost > MAX_VERIFY_T_COST
+            || p_cost > MAX_VERIFY_P_COST
+        {
+            return Err(ConfigError::Invalid(format!(
+                "argon2 parameters m={m_cost_kib},t={t_cost},p={p_cost} exceed the verification \
+                 limits (m ≤ {MAX_VERIFY_M_COST}, t ≤ {MAX_VERIFY_T_COST}, p ≤ {MAX_VERIFY_P_COST})"
+            )));
+        }
+        self.params = Params::new(m_cost_kib, t_cost, p_cost, Some(Params::DEFAULT_OUTPUT_LEN))
+            .map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "invalid argon2 parameters m={m_cost_kib},t={t_cost},p={p_cost}: {e}"
+                ))
+            })?;
+        Ok(self)
+    }
+
+    /// Sets how many hashes may run at once (default: `available_parallelism`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for zero.
+    pub fn max_concurrent(mut self, permits: usize) -> Result<Self, ConfigError> {
+        if permits == 0 || permits > Semaphore::MAX_PERMITS {
+            return Err(ConfigError::Invalid(
+                "the password hasher needs at least one concurrent slot".into(),
+            ));
+        }
+        self.permits = Some(permits);
+        self.semaphore = None;
+        Ok(self)
+    }
+
+    /// Uses `semaphore` as the bound, shared with other CPU-heavy work of the
+    /// process (another endpoint that hashes, a second hasher). Replaces
+    /// [`max_concurrent`](Self::max_concurrent).
+    pub fn semaphore(mut self, semaphore: Arc<Semaphore>) -> Self {
+        self.semaphore = Some(semaphore);
+        self.permits = None;
+        self
+    }
+
+    /// Sets how long a hash waits for a free slot before it fails with
+    /// [`HashError::Busy`] (default [`DEFAULT_QUEUE_WAIT`]). Zero refuses at once
+    /// when no slot is free.
+    pub fn queue_wait(mut self, wait: Duration) -> Self {
+        self.queue_wait = wait;
+        self
+    }
+
+    /// Builds the hasher.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system's random generator fails (it makes the dummy
+    /// hash's salt).
+    pub fn build(self) -> PasswordHasher {
+        let (semaphore, permits) = match self.semaphore {
+            Some(s) => {
+                let n = s.available_permits();
+                (s, n)
+            }
+            None => {
+                let n = self.permits.unwrap_or_else(default_permits);
+                (Arc::new(Semaphore::new(n)), n)
+            }
+        };
+        let dummy = dummy_hash(&self.params).expect("the OS random generator failed");
+        PasswordHasher {
+            inner: Arc::new(Inner {
+                params: self.params,
+                semaphore,
+                permits,
+                queue_wait: self.queue_wait,
+                dummy,
+                dummy_runs: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+fn default_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// A PHC string with the policy's parameters, a random salt and a random output:
+/// verifying against it costs exactly one argon2 run with those parameters and
+/// never matches (a 2^-256 chance).
+fn dummy_hash(params: &Params) -> Result<String, getrandom::Error> {
+    let mut salt = [0u8; 16];
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    getrandom::fill(&mut salt)?;
+    getrandom::fill(&mut out)?;
+    let out_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(&out[..out_len.min(out.len())]),
+    ))
+}
+
+/// A parsed stored hash, checked against the verification limits.
+fn parse_stored(phc: &str) -> Result<PasswordHash, HashError> {
+    let hash = PasswordHash::new(phc).map_err(|_| HashError::InvalidHash("not a PHC string"))?;
+    if Algorithm::try_from(hash.algorithm.as_str()).is_err() {
+        return Err(HashError::InvalidHash("not an argon2 hash"));
+    }
+    let params =
+        Params::try_from(&hash).map_err(|_| HashError::InvalidHash("invalid argon2 parameters"))?;
+    if params.m_cost() > MAX_VERIFY_M_COST
+        || params.t_cost() > MAX_VERIFY_T_COST
+        || params.p_cost() > MAX_VERIFY_P_COST
+    {
+        return Err(HashError::InvalidHash(
+            "argon2 parameters exceed the verification limits",
+        ));
+    }
+    if hash.salt.is_none() || hash.hash.is_none() {
+        return Err(HashError::InvalidHash("missing salt or output"));
+    }
+    Ok(hash)
+}
+
+/// Checks that `phc` is an argon2 PHC string this crate can verify; the users
+/// file loader uses it.
+pub(crate) fn check_stored(phc: &str) -> Result<(), &'static str> {
+    match parse_stored(phc) {
+        Ok(_) => Ok(()),
+        Err(HashError::InvalidHash(reason)) => Err(reason),
+        Err(_) => Err("invalid hash"),
+    }
+}
+
+/// What a blocking verification job checks the password against.
+pub(crate) enum Target {
+    /// A stored hash.
+    Stored(String),
+    /// The dummy hash (unknown user, or an unusable stored hash).
+    Dummy,
+}
+
+impl PasswordHasher {
+    /// A hasher with the default policy: argon2id, OWASP's parameters, as many
+    /// slots as CPUs, a 1 s queue wait.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system's random generator fails.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder, to set the parameters, the concurrency bound and the queue wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::token::PasswordHasher;
+    ///
+    /// // pwdlib's `PasswordHash.recommended()`, at most 2 at once, 200 ms of queueing.
+    /// let hasher = PasswordHasher::builder()
+    ///     .params(65536, 3, 4)?
+    ///     .max_concurrent(2)?
+    ///     .queue_wait(Duration::from_millis(200))
+    ///     .build();
+    /// assert_eq!(hasher.m_cost(), 65536);
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    pub fn builder() -> PasswordHasherBuilder {
+        PasswordHasherBuilder {
+            params: Params::DEFAULT,
+            permits: None,
+            semaphore: None,
+            queue_wait: DEFAULT_QUEUE_WAIT,
+        }
+    }
+
+    /// The policy's memory cost, in KiB.
+    pub fn m_cost(&self) -> u32 {
+        self.inner.params.m_cost()
+    }
+
+    /// The policy's number of passes.
+    pub fn t_cost(&self) -> u32 {
+        self.inner.params.t_cost()
+    }
+
+    /// The policy's number of lanes.
+    pub fn p_cost(&self) -> u32 {
+        self.inner.params.p_cost()
+    }
+
+    /// How many hashes may run at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.inner.permits
+    }
+
+    /// How many slots are free now.
+    pub fn available_slots(&self) -> usize {
+        self.inner.semaphore.available_permits()
+    }
+
+    /// How many times a password was checked against the dummy hash (an unknown
+    /// user, or a stored hash that could not be used). For tests and metrics.
+    pub fn dummy_verifications(&self) -> u64 {
+        self.inner.dummy_runs.load(Ordering::Relaxed)
+    }
+
+    fn argon2(&self) -> Argon2<'static> {
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            self.inner.params.clone(),
+        )
+    }
+
+    /// Hashes `password` with the policy on the current thread, without the
+    /// semaphore: for command-line tools and tests, not for request handlers.
+    ///
+    /// # Errors
+    ///
+    /// [`HashError::Internal`] if the random generator or argon2 fails.
+    pub fn hash_blocking(&self, password: &[u8]) -> Result<String, HashError> {
+        self.argon2()
+            .hash_password(password)
+            .map(|h| h.to_string())
+            .map_err(|_| HashError::Internal)
+    }
+
+    /// Hashes `password` with the policy, on the blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// [`HashError::Busy`] when no slot frees up within the queue wait, and
+    /// [`HashError::Internal`] if hashing fails.
+    pub async fn hash(&self, password: &[u8]) -> Result<String, HashError> {
+        let permit = self.permit().await?;
+        let this = self.clone();
+        let password = password.to_vec();
+        run_blocking(permit, move || this.hash_blocking(&password)).await?
+    }
+
+    /// Whether `password` matches the PHC string `phc`, on the blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// [`HashError::InvalidHash`] if `phc` cannot be verified (checked before
+    /// waiting for a slot), [`HashError::Busy`] and [`HashError::Internal`] as
+    /// for [`hash`](Self::hash).
+    pub async fn verify(&self, password: &[u8], phc: &str) -> Result<bool, HashError> {
+        parse_stored(phc)?;
+        let v = self
+            .run_verify(password.to_vec(), Target::Stored(phc.to_owned()), false)
+            .await?;
+        Ok(v.is_match())
+    }
+
+    /// Verifies `password` against `phc` and, when it matches and `phc` is weaker
+    /// than the policy ([`needs_rehash`](Self::needs_rehash)), hashes it again
+    /// with the policy in the same blocking job: pwdlib's `verify_and_update`.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Self::verify).
+    pub async fn verify_and_update(
+        &self,
+        password: &[u8],
+        phc: &str,
+    ) -> Result<Verified, HashError> {
+        parse_stored(phc)?;
+        self.run_verify(password.to_vec(), Target::Stored(phc.to_owned()), true)
+            .await
+    }
+
+    /// Checks `password` against the dummy hash: the same argon2 work as a real
+    /// verification with the policy's parameters, and never a match.
+    ///
+    /// # Errors
+    ///
+    /// [`HashError::Busy`] and [`HashError::Internal`] as for [`hash`](Self::hash).
+    pub async fn verify_dummy(&self, password: &[u8]) -> Result<(), HashError> {
+        self.run_verify(password.to_vec(), Target::Dummy, false)
+            .await
+            .map(drop)
+    }
+
+    /// Verifies on the blocking pool. An unusable stored hash falls back to the
+    /// dummy hash (same work, no match), so the caller's answer does not depend
+    /// on it.
+    pub(crate) async fn run_verify(
+        &self,
+        password: Vec<u8>,
+        target: Target,
+        rehash: bool,
+    ) -> Result<Verified, HashError> {
+        let permit = self.permit().await?;
+        let this = self.clone();
+        run_blocking(permit, move || {
+            this.verify_blocking(&password, &target, rehash)
+        })
+        .await?
+    }
+
+    fn verify_blocking(
+        &self,
+        password: &[u8],
+        target: &Target,
+        rehash: bool,
+    ) -> Result<Verified, HashError> {
+        let stored = match target {
+            Target::Stored(phc) => parse_stored(phc).ok(),
+            Target::Dummy => None,
+        };
+        let Some(hash) = stored else {
+            self.inner.dummy_runs.fetch_add(1, Ordering::Relaxed);
+            let dummy = PasswordHash::new(&self.inner.dummy).map_err(|_| HashError::Internal)?;
+            // The result is irrelevant: the work is what matters.
+            let _ = self.argon2().verify_password(password, &dummy);
+            return Ok(Verified::NoMatch);
+        };
+        match self.argon2().verify_password(password, &hash) {
+            Ok(()) => {
+                let new_hash = if rehash && self.weaker(&hash) {
+                    Some(self.hash_blocking(password)?)
+                } else {
+                    None
+                };
+                Ok(Verified::Match { new_hash })
+            }
+            Err(argon2::password_hash::Error::PasswordInvalid) => Ok(Verified::NoMatch),
+            Err(_) => Err(HashError::Internal),
+        }
+    }
+
+    /// Whether `phc` is weaker than the policy and should be replaced at the next
+    /// successful login: not argon2id, not version 19, less memory or fewer
+    /// passes than the policy, or a shorter output or salt than this crate makes.
+    /// A string that cannot be parsed needs a rehash too.
+    ///
+    /// More lanes or more memory than the policy do not trigger a rehash (the
+    /// FastAPI tutorial's 64 MiB, t=3, p=4 hashes are kept).
+    pub fn needs_rehash(&self, phc: &str) -> bool {
+        parse_stored(phc).map_or(true, |h| self.weaker(&h))
+    }
+
+    fn weaker(&self, hash: &PasswordHash) -> bool {
+        let policy = &self.inner.params;
+        let Ok(params) = Params::try_from(hash) else {
+            return true;
+        };
+        hash.algorithm.as_str() != "argon2id"
+            || hash.version != Some(0x13)
+            || params.m_cost() < policy.m_cost()
+            || params.t_cost() < policy.t_cost()
+            || params.output_len().unwrap_or(0)
+                < policy.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)
+            || hash.salt.as_ref().map_or(0, |s| s.len()) < 16
+    }
+
+    /// A slot, waiting at most the queue wait.
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, HashError> {
+        let wait = self.inner.queue_wait;
+        let busy = HashError::Busy {
+            retry_after: Duration::from_secs(1),
+        };
+        let sem = self.inner.semaphore.clone();
+        match sem.clone().try_acquire_owned() {
+            Ok(p) => return Ok(p),
+            Err(TryAcquireError::Closed) => return Err(busy),
+            Err(TryAcquireError::NoPermits) if wait.is_zero() => return Err(busy),
+            Err(TryAcquireError::NoPermits) => {}
+        }
+        match tokio::time::timeout(wait, sem.acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => Err(busy),
+        }
+    }
+}
+
+/// Runs `f` on the blocking pool, holding `permit` until it returns (even if the
+/// caller stops waiting).
+async fn run_blocking<T: Send + 'static>(
+    permit: OwnedSemaphorePermit,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HashError> {
+    tokio::task::spawn_blocking(move || {
+        let out = f();
+        drop(permit);
+        out
+    })
+    .await
+    .map_err(|_| HashError::Internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dummy_hash_has_the_policy_params() {
+        let params = Params::new(8192, 1, 1, None).unwrap();
+        let dummy = dummy_hash(&params).unwrap();
+        assert!(
+            dummy.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"),
+            "{dummy}"
+        );
+        let parsed = parse_stored(&dummy).unwrap();
+        assert_eq!(Params::try_from(&parsed).unwrap().m_cost(), 8192);
+    }
+
+    #[test]
+    fn limits_refuse_huge_memory() {
+        let s = "$argon2id$v=19$m=4194304,t=1,p=1$wagCPXjifgvUFBzq4hqe3w$CYaIb8sB+wtD+Vu/P4uod1+Qof8h+1g7bbDlBID48Rc";
+        assert!(matches!(parse_stored(s), Err(HashError::InvalidHash(_))));
+    }
+
+    #[test]
+    fn rejects_non_argon2() {
+        assert!(
+            check_stored("$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW").is_err()
+        );
+        assert!(check_stored("plain").is_err());
+        assert!(check_stored("").is_err());
+    }
+
+    #[test]
+    fn rehash_rules() {
+        let h = PasswordHasher::builder()
+            .params(19456, 2, 1)
+            .unwrap()
+            .build();
+        let salt = "wagCPXjifgvUFBzq4hqe3w";
+        let out = "CYaIb8sB+wtD+Vu/P4uod1+Qof8h+1g7bbDlBID48Rc";
+        let at = |p: &str| format!("$argon2id$v=19${p}${salt}${out}");
+        assert!(!h.needs_rehash(&at("m=65536,t=3,p=4")));
+        assert!(!h.needs_rehash(&at("m=19456,t=2,p=1")));
+        assert!(h.needs_rehash(&at("m=8192,t=2,p=1")));
+        assert!(h.needs_rehash(&at("m=65536,t=1,p=1")));
+        assert!(h.needs_rehash(&format!("$argon2i$v=19$m=65536,t=3,p=4${salt}${out}")));
+        assert!(h.needs_rehash(&format!("$argon2id$v=16$m=65536,t=3,p=4${salt}${out}")));
+        assert!(h.needs_rehash("garbage"));
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let v = Verified::Match {
+            new_hash: Some("$argon2id$secret".into()),
+        };
+        assert!(!format!("{v:?}").contains("secret"));
+        let h = PasswordHasher::builder()
+            .params(8192, 1, 1)
+            .unwrap()
+            .build();
+        assert!(!format!("{h:?}").contains('$'));
+    }
+}
