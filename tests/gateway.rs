@@ -272,7 +272,10 @@ async fn readme_walkthrough_works_with_no_arguments() {
     );
     let res = get(&gw.url("/users/me/items/"), Some(&t)).await;
     let items: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
-    assert_eq!(items, serde_json::json!([{ "item_id": "Foo", "owner": "johndoe" }]));
+    assert_eq!(
+        items,
+        serde_json::json!([{ "item_id": "Foo", "owner": "johndoe" }])
+    );
 
     // curl -i localhost:8000/users/me/
     let res = get(&gw.url("/users/me/"), None).await;
@@ -281,7 +284,10 @@ async fn readme_walkthrough_works_with_no_arguments() {
 
     let m = metrics(&gw).await;
     assert!(m.contains("gateway_auth_allowed_total 2"), "{m}");
-    assert!(m.contains(r#"gateway_auth_denied_total{reason="missing"} 1"#), "{m}");
+    assert!(
+        m.contains(r#"gateway_auth_denied_total{reason="missing"} 1"#),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -302,8 +308,14 @@ async fn disabled_and_unknown_users_are_refused_before_the_upstream() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(up.hits(), 0);
     let m = metrics(&gw).await;
-    assert!(m.contains(r#"gateway_auth_denied_total{reason="inactive_user"} 1"#), "{m}");
-    assert!(m.contains(r#"gateway_auth_denied_total{reason="invalid_token"} 1"#), "{m}");
+    assert!(
+        m.contains(r#"gateway_auth_denied_total{reason="inactive_user"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"gateway_auth_denied_total{reason="invalid_token"} 1"#),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -326,11 +338,16 @@ async fn issued_tokens_carry_issuer_audience_and_granted_scopes() {
     let body: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
     let t = body["access_token"].as_str().unwrap();
     // `admin` is not one of johndoe's scopes: only `items` is granted.
-    assert_eq!(get(&gw.url("/items/1"), Some(t)).await.status(), StatusCode::OK);
+    assert_eq!(
+        get(&gw.url("/items/1"), Some(t)).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(up.last().headers["x-auth-scopes"], "items");
     // A token without the configured issuer and audience is refused.
     assert_eq!(
-        get(&gw.url("/items/1"), Some(&token("johndoe", "items"))).await.status(),
+        get(&gw.url("/items/1"), Some(&token("johndoe", "items")))
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(up.hits(), 1);
@@ -349,9 +366,20 @@ async fn a_users_file_replaces_the_demo_users() {
         ..config(None)
     })
     .await;
-    assert_eq!(login(&gw, "carol", "secretalice").await.status(), StatusCode::OK);
-    assert_eq!(login(&gw, "johndoe", "secret").await.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(get(&gw.url("/users/me/"), Some(&token("johndoe", ""))).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login(&gw, "carol", "secretalice").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        login(&gw, "johndoe", "secret").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&gw.url("/users/me/"), Some(&token("johndoe", "")))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let _ = std::fs::remove_file(path);
 }
 

@@ -327,9 +327,18 @@ fn sigterm_stops_the_gateway_with_status_0() {
     }
     let banner = banner.join("\n");
     // What to try: the README's three commands.
-    assert!(banner.contains("/token -d 'grant_type=password&username=johndoe&password=secret'"), "{banner}");
-    assert!(banner.contains("curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:"), "{banner}");
-    assert!(banner.contains("/users/me/    # 401 without a token"), "{banner}");
+    assert!(
+        banner.contains("/token -d 'grant_type=password&username=johndoe&password=secret'"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("/users/me/    # 401 without a token"),
+        "{banner}"
+    );
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

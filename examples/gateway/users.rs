@@ -118,7 +118,8 @@ pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
             (file, false)
         }
         None => (
-            UsersFile::parse(DEMO_USERS, UsersFileFormat::Toml).expect("the demo users file is valid"),
+            UsersFile::parse(DEMO_USERS, UsersFileFormat::Toml)
+                .expect("the demo users file is valid"),
             true,
         ),
     };
@@ -140,7 +141,9 @@ pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
     }
     let endpoint = builder.build();
     let directory = Arc::new(StoreDirectory(endpoint.resolver().refuse_disabled()));
-    let token = BoxCloneSyncService::new(ServiceExt::<Request<Incoming>>::map_response(endpoint, boxed));
+    let token = BoxCloneSyncService::new(ServiceExt::<Request<Incoming>>::map_response(
+        endpoint, boxed,
+    ));
     Ok(Identity {
         directory,
         token: Some(token),
