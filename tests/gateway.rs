@@ -282,6 +282,10 @@ async fn readme_walkthrough_works_with_no_arguments() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="api""#);
 
+    // The token endpoint takes POST only.
+    let res = get(&gw.url("/token"), None).await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+
     let m = metrics(&gw).await;
     assert!(m.contains("gateway_auth_allowed_total 2"), "{m}");
     assert!(
