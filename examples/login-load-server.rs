@@ -33,7 +33,10 @@ type Body = UnsyncBoxBody<Bytes, Infallible>;
 type Svc = BoxCloneSyncService<Request<Incoming>, Response<Body>, Infallible>;
 
 async fn users_me(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let user = req.extensions().get::<UserProfile>().expect("set by AuthLayer");
+    let user = req
+        .extensions()
+        .get::<UserProfile>()
+        .expect("set by AuthLayer");
     let body = serde_json::to_vec(user).expect("a profile serializes");
     Ok(Response::new(Full::new(Bytes::from(body))))
 }
@@ -59,12 +62,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .require_active(|u: &UserProfile| !u.disabled),
         )
         .service_fn(users_me);
-    let token: Svc = BoxCloneSyncService::new(
-        ServiceExt::<Request<Incoming>>::map_response(endpoint, |r| r.map(|b| b.boxed_unsync())),
-    );
-    let me: Svc = BoxCloneSyncService::new(
-        ServiceExt::<Request<Incoming>>::map_response(me, |r| r.map(|b| b.boxed_unsync())),
-    );
+    let token: Svc = BoxCloneSyncService::new(ServiceExt::<Request<Incoming>>::map_response(
+        endpoint,
+        |r| r.map(|b| b.boxed_unsync()),
+    ));
+    let me: Svc =
+        BoxCloneSyncService::new(ServiceExt::<Request<Incoming>>::map_response(me, |r| {
+            r.map(|b| b.boxed_unsync())
+        }));
 
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -7,16 +7,20 @@
 #
 # Prints requests/s and p50/p99 latency for each, with ratios to the upstream
 # alone, and the cost of authentication relative to the gateway without it.
+# The three setups are measured in interleaved rounds (1, 2, 3, 1, 2, 3, ...)
+# and each figure is the median over the rounds, so that load from other
+# processes on the machine hits all three alike.
 #
-# Usage: scripts/bench-gateway.sh            (release build, 10 s per run)
-#   DURATION=5s CONNECTIONS=32 THREADS=1 scripts/bench-gateway.sh
+# Usage: scripts/bench-gateway.sh            (release build, 3 rounds of 5 s per setup)
+#   ROUNDS=5 DURATION=10s CONNECTIONS=32 THREADS=1 scripts/bench-gateway.sh
 #
 # Uses wrk (installed with apt-get when missing and possible) or, failing
 # that, oha (installed with `cargo install oha --locked` when missing).
 # Every run is bounded by DURATION; the processes it starts are stopped on exit.
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-1}
@@ -98,9 +102,31 @@ if [ "$status" != 200 ]; then
     exit 1
 fi
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+
 # --- load --------------------------------------------------------------------
+# CPU time (utime + stime, in clock ticks) of a process so far.
+cpu_ticks() { # pid
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+ticks_per_s=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# Prints "rps p50_ms p99_ms cpu_us_per_request" for a URL (and an optional
+# header); the CPU time is that of process `pid` during the run.
+load() { # duration url header pid
+    local duration=$1 url=$2 header=${3:-} pid=${4:-}
+    local before after stats
+    before=$(cpu_ticks "$pid")
+    stats=$(load_once "$duration" "$url" "$header")
+    after=$(cpu_ticks "$pid")
+    awk -v s="$stats" -v b="$before" -v a="$after" -v hz="$ticks_per_s" -v d="${duration%s}" 'BEGIN {
+        split(s, f, " ")
+        printf "%s %s %s %.1f\n", f[1], f[2], f[3], (f[1] > 0 ? (a - b) / hz * 1e6 / (f[1] * d) : 0)
+    }'
+}
+
 # Prints "rps p50_ms p99_ms" for a URL (and an optional header).
-load() { # duration url [header]
+load_once() { # duration url [header]
     local duration=$1 url=$2 header=${3:-}
     local args=()
     if [ "$tool" = wrk ]; then
@@ -133,27 +159,44 @@ load() { # duration url [header]
 }
 
 auth="Authorization: Bearer $token"
-load "$WARMUP" "http://$HOST:$UP_PORT/" >/dev/null
-read -r up_rps up_p50 up_p99 < <(load "$DURATION" "http://$HOST:$UP_PORT/")
-load "$WARMUP" "http://$HOST:$OPEN_PORT/" >/dev/null
-read -r open_rps open_p50 open_p99 < <(load "$DURATION" "http://$HOST:$OPEN_PORT/")
-load "$WARMUP" "http://$HOST:$AUTH_PORT/" "$auth" >/dev/null
-read -r auth_rps auth_p50 auth_p99 < <(load "$DURATION" "http://$HOST:$AUTH_PORT/" "$auth")
+urls=("http://$HOST:$UP_PORT/" "http://$HOST:$OPEN_PORT/" "http://$HOST:$AUTH_PORT/")
+headers=("" "" "$auth")
+for i in 0 1 2; do
+    load_once "$WARMUP" "${urls[$i]}" "${headers[$i]}" >/dev/null
+done
+results=("" "" "")
+for round in $(seq 1 "$ROUNDS"); do
+    for i in 0 1 2; do
+        results[$i]+="$(load "$DURATION" "${urls[$i]}" "${headers[$i]}" "${pids[$i]}")"$'\n'
+    done
+    echo "round $round/$ROUNDS done" >&2
+done
+# The median of column $2 (1: rps, 2: p50, 3: p99, 4: CPU/request) of results $1.
+median() {
+    printf '%s' "${results[$1]}" | awk -v c="$2" 'NF { print $c }' | sort -g \
+        | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+read -r up_rps up_p50 up_p99 up_cpu <<<"$(median 0 1) $(median 0 2) $(median 0 3) $(median 0 4)"
+read -r open_rps open_p50 open_p99 open_cpu <<<"$(median 1 1) $(median 1 2) $(median 1 3) $(median 1 4)"
+read -r auth_rps auth_p50 auth_p99 auth_cpu <<<"$(median 2 1) $(median 2 2) $(median 2 3) $(median 2 4)"
 
 # --- report ------------------------------------------------------------------
 cpus=$(nproc 2>/dev/null || echo "?")
 echo
-echo "$tool, $THREADS thread(s), $CONNECTIONS connections, $DURATION per run, $cpus CPUs, loopback, RUST_LOG=$RUST_LOG"
+echo "$tool, $THREADS thread(s), $CONNECTIONS connections, median of $ROUNDS interleaved runs of $DURATION, $cpus CPUs, loopback, RUST_LOG=$RUST_LOG"
+echo "load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 echo
-echo "| setup | requests/s | vs upstream | p50 (ms) | p99 (ms) | p50 vs upstream | p99 vs upstream |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-row() { # name rps p50 p99
-    awk -v n="$1" -v r="$2" -v a="$3" -v b="$4" -v ur="$up_rps" -v ua="$up_p50" -v ub="$up_p99" \
-        'BEGIN { printf "| %s | %d | %.2f | %.3f | %.3f | %.2f | %.2f |\n", n, r, r / ur, a, b, a / ua, b / ub }'
+echo "| setup | requests/s | vs upstream | p50 (ms) | p99 (ms) | p50 vs upstream | p99 vs upstream | CPU µs/request (measured process) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+row() { # name rps p50 p99 cpu
+    awk -v n="$1" -v r="$2" -v a="$3" -v b="$4" -v c="$5" -v ur="$up_rps" -v ua="$up_p50" -v ub="$up_p99" \
+        'BEGIN { printf "| %s | %d | %.2f | %.3f | %.3f | %.2f | %.2f | %.1f |\n", n, r, r / ur, a, b, a / ua, b / ub, c }'
 }
-row "upstream alone" "$up_rps" "$up_p50" "$up_p99"
-row "gateway, no auth (--public /)" "$open_rps" "$open_p50" "$open_p99"
-row "gateway, auth (valid token)" "$auth_rps" "$auth_p50" "$auth_p99"
+row "upstream alone" "$up_rps" "$up_p50" "$up_p99" "$up_cpu"
+row "gateway, no auth (--public /)" "$open_rps" "$open_p50" "$open_p99" "$open_cpu"
+row "gateway, auth (valid token)" "$auth_rps" "$auth_p50" "$auth_p99" "$auth_cpu"
 echo
-awk -v o="$open_rps" -v a="$auth_rps" \
-    'BEGIN { printf "authentication costs %.1f%% of the gateway throughput (goal: under 5%%)\n", (1 - a / o) * 100 }'
+awk -v o="$open_rps" -v a="$auth_rps" -v oc="$open_cpu" -v ac="$auth_cpu" 'BEGIN {
+    printf "authentication costs %.1f%% of the gateway throughput, and %.1f%% more gateway CPU per request (goal: under 5%%)\n",
+        (1 - a / o) * 100, (ac / oc - 1) * 100
+}'

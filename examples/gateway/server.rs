@@ -28,13 +28,15 @@ use super::metrics::Metrics;
 use super::paths;
 use super::proxy::{ClientAddr, Proxy, ProxyBody, UpstreamFailure};
 use super::tutorial;
-use super::users::{self, BoxError, DirectoryResolver, GatewayBody, Identity, TokenService};
+use super::users::{
+    self, BoxError, DirectoryResolver, GatewayBody, Identity, Profile, TokenService,
+};
 
 /// Set in the response extensions of a request that passed authentication.
 #[derive(Debug, Clone)]
 pub(crate) struct Authenticated {
-    /// The token's `sub`.
-    pub(crate) subject: Arc<str>,
+    /// The user the token's `sub` names.
+    pub(crate) user: Arc<Profile>,
 }
 
 /// What answers a request once it is allowed: the upstream, or the tutorial
@@ -57,14 +59,13 @@ impl Service<Request<Incoming>> for Backend {
         let proxy = self.proxy.clone();
         Box::pin(async move {
             let claims = req.extensions_mut().remove::<Claims>();
+            let user = req.extensions().get::<Arc<Profile>>().cloned();
             let mut res = match &proxy {
                 Some(proxy) => proxy.forward(req, claims.as_ref()).await,
                 None => tutorial::handle(&req).map(Either::Right),
             };
-            if let Some(sub) = claims.as_ref().and_then(Claims::sub) {
-                res.extensions_mut().insert(Authenticated {
-                    subject: Arc::from(sub),
-                });
+            if let Some(user) = user {
+                res.extensions_mut().insert(Authenticated { user });
             }
             Ok(res)
         })
@@ -191,7 +192,7 @@ impl Gateway {
         let metrics = &self.shared.metrics;
         metrics.observe(latency);
         let ext = res.extensions();
-        let subject = ext.get::<Authenticated>().map(|a| a.subject.clone());
+        let subject = ext.get::<Authenticated>().map(|a| a.user.clone());
         if subject.is_some() {
             metrics.allowed();
         } else if let Some(e) = ext.get::<AuthError>() {
@@ -207,7 +208,7 @@ impl Gateway {
                 path,
                 status = res.status().as_u16(),
                 latency = ?latency,
-                subject = subject.as_deref().unwrap_or("-"),
+                subject = subject.as_ref().map_or("-", |u| u.username.as_str()),
                 "request"
             );
         }

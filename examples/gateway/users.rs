@@ -5,6 +5,7 @@
 //! subject) and [`TokenService`] (a boxed tower service): this module is the
 //! one place that knows about the users store.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Ready;
 use std::sync::Arc;
@@ -17,9 +18,7 @@ use tower::util::BoxCloneSyncService;
 use tower_jwt_auth::{AuthError, Claims, Resolution, ResolveUser};
 
 use tower::ServiceExt;
-use tower_jwt_auth::token::{
-    MemoryStore, StoreResolver, TokenEndpoint, UserProfile, UsersFile, UsersFileFormat,
-};
+use tower_jwt_auth::token::{TokenEndpoint, UserProfile, UsersFile, UsersFileFormat};
 use tower_jwt_auth::{Algorithm, SigningKey};
 
 use super::config::{self, Config, SettingError};
@@ -83,17 +82,21 @@ pub(crate) struct Identity {
 /// The built-in demo users: johndoe/secret and alice/secretalice (disabled).
 pub(crate) const DEMO_USERS: &str = include_str!("demo-users.toml");
 
-/// The users store, through the token endpoint's resolver: a user deleted or
-/// disabled in the store is refused at once.
-struct StoreDirectory(StoreResolver<MemoryStore<UserProfile>>);
+/// The users, as read at start: username to profile. The users file is
+/// read once, so this snapshot is the store's content; a lookup is one hash
+/// probe and one `Arc` clone, with no allocation on the request path.
+struct Snapshot(HashMap<String, Arc<Profile>>);
 
-impl Directory for StoreDirectory {
+impl Directory for Snapshot {
     fn resolve(&self, claims: &Claims) -> Result<Arc<Profile>, AuthError> {
-        match self.0.clone().resolve(claims) {
-            Resolution::Ready(user) => user.map(Arc::new),
-            // A `MemoryStore` always answers at once.
-            _ => Err(AuthError::unavailable("User store unavailable")),
+        let user = claims
+            .sub()
+            .and_then(|sub| self.0.get(sub))
+            .ok_or_else(AuthError::unknown_user)?;
+        if user.disabled {
+            return Err(AuthError::inactive_user());
         }
+        Ok(user.clone())
     }
 }
 
@@ -128,6 +131,16 @@ pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
     };
     let key = SigningKey::hmac(Algorithm::HS256, config.secret.bytes())
         .map_err(|e| core(config::SECRET, e))?;
+    let directory = Arc::new(Snapshot(
+        file.users()
+            .iter()
+            .map(|u| {
+                let mut profile = u.profile().clone();
+                profile.disabled = u.is_disabled();
+                (profile.username.clone(), Arc::new(profile))
+            })
+            .collect(),
+    ));
     let mut builder = TokenEndpoint::builder(file.into_store(), key)
         .ttl(config.token_ttl)
         .map_err(|e| core(config::TOKEN_TTL, e))?
@@ -140,7 +153,6 @@ pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
         builder = builder.audience([aud.clone()]);
     }
     let endpoint = builder.build();
-    let directory = Arc::new(StoreDirectory(endpoint.resolver().refuse_disabled()));
     let token = BoxCloneSyncService::new(ServiceExt::<Request<Incoming>>::map_response(
         endpoint, boxed,
     ));
