@@ -19,6 +19,7 @@ use tower_jwt_auth::{Claims, Style};
 
 use super::config::{Config, Upstream};
 use super::server::error_response;
+use super::users::Profile;
 
 /// The response body of the proxy: the upstream's, streamed, or one of the
 /// gateway's own short answers.
@@ -96,7 +97,7 @@ impl Proxy {
     pub(crate) async fn forward(
         &self,
         req: Request<Incoming>,
-        identity: Option<&Claims>,
+        identity: Option<(&Claims, &Profile)>,
     ) -> Response<ProxyBody> {
         let (mut parts, body) = req.into_parts();
         let too_large = parts
@@ -151,9 +152,8 @@ impl Proxy {
             Some(h) => headers.insert(&X_FORWARDED_HOST, h),
             None => headers.remove(&X_FORWARDED_HOST),
         };
-        if let Some(claims) = identity {
-            let sub = claims.sub().unwrap_or_default();
-            let Ok(sub) = HeaderValue::from_bytes(sub.as_bytes()) else {
+        if let Some((claims, profile)) = identity {
+            let Some(sub) = profile.subject.clone() else {
                 return self.error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
@@ -161,10 +161,7 @@ impl Proxy {
                 );
             };
             headers.insert(&X_AUTH_SUBJECT, sub);
-            let scopes = claims.scopes().collect::<Vec<_>>().join(" ");
-            if let Ok(scopes) = HeaderValue::from_str(&scopes) {
-                headers.insert(&X_AUTH_SCOPES, scopes);
-            }
+            headers.insert(&X_AUTH_SCOPES, scopes_header(claims));
             for (name, value) in mapped {
                 headers.insert(name, value);
             }
@@ -268,6 +265,24 @@ impl Proxy {
             })
             .collect()
     }
+}
+
+/// The granted scopes, space-separated, in one allocation.
+fn scopes_header(claims: &Claims) -> HeaderValue {
+    let mut scopes = claims.scopes();
+    let Some(first) = scopes.next() else {
+        return HeaderValue::from_static("");
+    };
+    let mut text = String::with_capacity(claims.scope().map_or(first.len(), str::len));
+    text.push_str(first);
+    for s in scopes {
+        text.push(' ');
+        text.push_str(s);
+    }
+    // Scope tokens are printable ASCII (RFC 6749 §3.3); a token that breaks
+    // that rule gets an empty header rather than a malformed one.
+    HeaderValue::from_maybe_shared(Bytes::from(text))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// A claim as header text: strings, numbers and booleans, and arrays of them

@@ -44,6 +44,7 @@ pub(crate) struct Authenticated {
 #[derive(Debug, Clone)]
 pub(crate) struct Backend {
     proxy: Option<Arc<Proxy>>,
+    metrics: Metrics,
 }
 
 impl Service<Request<Incoming>> for Backend {
@@ -57,14 +58,22 @@ impl Service<Request<Incoming>> for Backend {
 
     fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
         let proxy = self.proxy.clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let claims = req.extensions_mut().remove::<Claims>();
             let user = req.extensions().get::<Arc<Profile>>().cloned();
+            if user.is_some() {
+                metrics.allowed();
+            }
             let mut res = match &proxy {
-                Some(proxy) => proxy.forward(req, claims.as_ref()).await,
+                Some(proxy) => {
+                    let identity = claims.as_ref().zip(user.as_deref());
+                    proxy.forward(req, identity).await
+                }
                 None => tutorial::handle(&req).map(Either::Right),
             };
-            if let Some(user) = user {
+            // For the request's log line only.
+            if let Some(user) = user.filter(|_| tracing::enabled!(tracing::Level::INFO)) {
                 res.extensions_mut().insert(Authenticated { user });
             }
             Ok(res)
@@ -137,11 +146,13 @@ impl Gateway {
             .map_err(|e| core(config::REALM, e))?
             .resolve_user(DirectoryResolver(identity.directory));
 
+        let metrics = Metrics::new();
         let backend = Backend {
             proxy: config
                 .upstream
                 .clone()
                 .map(|u| Arc::new(Proxy::new(u, config))),
+            metrics: metrics.clone(),
         };
         let mut rules: Vec<(String, Access)> = config
             .public
@@ -166,7 +177,7 @@ impl Gateway {
                 backend,
                 token: identity.token,
                 demo: identity.demo,
-                metrics: Metrics::new(),
+                metrics,
                 style: config.style,
             }),
         })
@@ -192,23 +203,21 @@ impl Gateway {
         let metrics = &self.shared.metrics;
         metrics.observe(latency);
         let ext = res.extensions();
-        let subject = ext.get::<Authenticated>().map(|a| a.user.clone());
-        if subject.is_some() {
-            metrics.allowed();
-        } else if let Some(e) = ext.get::<AuthError>() {
+        if let Some(e) = ext.get::<AuthError>() {
             metrics.denied(e.kind().as_str());
         }
         if let Some(UpstreamFailure(kind)) = ext.get::<UpstreamFailure>() {
             metrics.upstream_error(kind);
         }
         if let Some((method, path)) = request_line {
+            let subject = ext.get::<Authenticated>().map(|a| a.user.clone());
             // The path only: a query may carry secrets. Never a header.
             tracing::info!(
                 %method,
                 path,
                 status = res.status().as_u16(),
                 latency = ?latency,
-                subject = subject.as_ref().map_or("-", |u| u.username.as_str()),
+                subject = subject.as_ref().map_or("-", |u| u.user.username.as_str()),
                 "request"
             );
         }

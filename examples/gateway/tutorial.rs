@@ -36,9 +36,9 @@ pub(crate) fn handle<B>(req: &Request<B>) -> Response<Full<Bytes>> {
         return res;
     }
     let body = match route {
-        Route::Me => serde_json::to_vec(&**user),
+        Route::Me => serde_json::to_vec(&user.user),
         Route::Items => serde_json::to_vec(&serde_json::json!([
-            { "item_id": "Foo", "owner": user.username }
+            { "item_id": "Foo", "owner": user.user.username }
         ])),
     }
     .expect("serializing a profile cannot fail");

@@ -11,7 +11,7 @@ use std::future::Ready;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use tower::util::BoxCloneSyncService;
@@ -35,8 +35,23 @@ pub(crate) type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
 pub(crate) type TokenService =
     BoxCloneSyncService<Request<Incoming>, Response<GatewayBody>, Infallible>;
 
-/// A user, as `GET /users/me/` shows it (the FastAPI tutorial's `User` model).
-pub(crate) type Profile = UserProfile;
+/// A user that a token names.
+#[derive(Debug, Clone)]
+pub(crate) struct Profile {
+    /// The profile as the store has it; `GET /users/me/` shows it.
+    pub(crate) user: UserProfile,
+    /// The username as the `X-Auth-Subject` value, made once; `None` if it
+    /// cannot be a header value.
+    pub(crate) subject: Option<HeaderValue>,
+}
+
+impl Profile {
+    /// A profile, with its header value made now.
+    pub(crate) fn new(user: UserProfile) -> Self {
+        let subject = HeaderValue::from_bytes(user.username.as_bytes()).ok();
+        Self { user, subject }
+    }
+}
 
 /// Who a validated token names.
 pub(crate) trait Directory: Send + Sync + 'static {
@@ -93,7 +108,7 @@ impl Directory for Snapshot {
             .sub()
             .and_then(|sub| self.0.get(sub))
             .ok_or_else(AuthError::unknown_user)?;
-        if user.disabled {
+        if user.user.disabled {
             return Err(AuthError::inactive_user());
         }
         Ok(user.clone())
@@ -137,7 +152,7 @@ pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
             .map(|u| {
                 let mut profile = u.profile().clone();
                 profile.disabled = u.is_disabled();
-                (profile.username.clone(), Arc::new(profile))
+                (profile.username.clone(), Arc::new(Profile::new(profile)))
             })
             .collect(),
     ));
