@@ -9,8 +9,12 @@
 //! cargo run --release --example login-load-server -- 8000
 //! ```
 //!
+//! `HASH_SLOTS=N` sets the hashing pool's size (default: the number of CPUs).
+//!
 //! It prints `listening on http://127.0.0.1:PORT` once bound. The user is
-//! `johndoe`, password `secret`.
+//! `johndoe`, password `secret`. The brute-force throttle is off, so that every
+//! login of a storm reaches the hashing pool (with it on, concurrent attempts
+//! on one username past its limit get 429 without hashing).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,7 +28,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_jwt_auth::token::{MemoryStore, PasswordHasher, StoredUser, TokenEndpoint, UserProfile};
+use tower_jwt_auth::token::{
+    MemoryStore, PasswordHasher, StoredUser, Throttle, TokenEndpoint, UserProfile,
+};
 use tower_jwt_auth::{Algorithm, AuthLayer, JwtValidator, SigningKey};
 
 const SECRET: &str = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7";
@@ -44,7 +50,11 @@ async fn users_me(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(0), |p| p.parse())?;
-    let hasher = PasswordHasher::new();
+    let mut hasher = PasswordHasher::builder();
+    if let Ok(slots) = std::env::var("HASH_SLOTS") {
+        hasher = hasher.max_concurrent(slots.parse()?)?;
+    }
+    let hasher = hasher.build();
     let store = MemoryStore::new().with_user(StoredUser::from_profile(
         UserProfile::new("johndoe")
             .with_email("johndoe@example.com")
@@ -54,6 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("{hasher:?}");
     let endpoint = TokenEndpoint::builder(store, SigningKey::hmac(Algorithm::HS256, SECRET)?)
         .hasher(hasher)
+        .throttle(Throttle::disabled())
         .build();
     let me = ServiceBuilder::new()
         .layer(

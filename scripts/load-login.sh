@@ -8,7 +8,8 @@
 #      hashing slots x argon2 memory + base.
 #
 # Usage: scripts/load-login.sh
-# Settings (environment): DURATION (default 15s), GET_CONC (8), STORM_CONC (64).
+# Settings (environment): DURATION (default 15s), GET_CONC (8), STORM_CONC (64),
+# HASH_SLOTS (the server's hashing slots; default: the number of CPUs).
 #
 # It installs the `oha` load generator with `cargo install oha --locked` if it
 # is missing, and builds examples/login-load-server.rs in release mode. Linux
@@ -59,7 +60,7 @@ rps() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.1f
 codes() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join("%s:%s" % kv for kv in sorted(d["statusCodeDistribution"].items())))' "$1"; }
 
 get_load() {
-    oha --no-tui -j -z "$DURATION" -c "$GET_CONC" \
+    oha --no-tui --output-format json -z "$DURATION" -c "$GET_CONC" \
         -H "authorization: Bearer $token" "$url/users/me" >"$1"
 }
 
@@ -68,7 +69,7 @@ get_load "$work/base.json"
 base_hwm=$(hwm_kib)
 
 echo "== storm: POST /token x $STORM_CONC connections, with the same GET load"
-oha --no-tui -j -z "$DURATION" -c "$STORM_CONC" -m POST \
+oha --no-tui --output-format json -z "$DURATION" -c "$STORM_CONC" -m POST \
     -T application/x-www-form-urlencoded -d "$form" "$url/token" >"$work/storm.json" &
 storm_pid=$!
 sleep 1

@@ -52,18 +52,33 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | the aws-lc-rs crypto backend (fastest; wins if both are on) |
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend |
-//! | `axum` | no | extractors for the user and the claims |
+//! | `axum` | yes | [`axum`] extractors for the user and the claims, per-handler scopes |
+//! | `token` | yes | [`token`]: the OAuth2 password-grant endpoint, argon2 hashing, user stores |
+//! | `tonic` | no | [`tonic`]: `NamedService` forwarding and helpers for gRPC handlers |
 //! | `tracing` | no | `debug` events for rejections (never a token) |
+//! | `jwks` | no | `jwks::RemoteKeys`: remote JWKS and OIDC discovery (hyper-util, rustls) |
 //!
 //! [tower]: https://docs.rs/tower
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 pub mod bearer;
 mod claims;
+pub mod jwk;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod jwks;
 pub mod keys;
+pub mod rotation;
+pub mod scopes;
 mod sign;
 #[cfg(feature = "token")]
 pub mod token;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod tonic;
 mod validate;
 
 pub use bearer::error::{AuthError, AuthErrorKind, ConfigError};

@@ -2,12 +2,11 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -44,6 +43,11 @@ pub const MAX_VERIFY_P_COST: u32 = 255;
 ///   for a slot, then gets [`HashError::Busy`] (the token endpoint answers 503
 ///   with `Retry-After`). A permit is held until the blocking work ends, even if
 ///   the request that started it was dropped, so the bound holds under a storm.
+/// - **Memory**: each slot's argon2 memory is one buffer, kept and reused
+///   (grown when a stored hash needs more), so hashing memory stays at
+///   slots × the largest `m` seen. (Allocating and freeing tens of MiB per
+///   login instead lets glibc's allocator keep a copy per thread arena: a
+///   login storm then peaked at 462 MiB RSS for 2 slots of 19 MiB.)
 /// - **Unknown users** are verified against a dummy hash made with the policy's
 ///   parameters, so they cost the same work as a wrong password; see
 ///   [`dummy_verifications`](Self::dummy_verifications). That holds when the
@@ -84,6 +88,10 @@ struct Inner {
     queue_wait: Duration,
     dummy: String,
     dummy_runs: AtomicU64,
+    /// argon2 memory, one buffer per slot at most, reused (grow-only): freeing
+    /// and reallocating tens of MiB per login lets the allocator keep a copy
+    /// per thread arena, far past the bound.
+    buffers: Mutex<Vec<Vec<Block>>>,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -270,6 +278,7 @@ impl PasswordHasherBuilder {
                 queue_wait: self.queue_wait,
                 dummy,
                 dummy_runs: AtomicU64::new(0),
+                buffers: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -287,15 +296,19 @@ fn dummy_hash(params: &Params) -> Result<String, getrandom::Error> {
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     getrandom::fill(&mut salt)?;
     getrandom::fill(&mut out)?;
-    let out_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-    Ok(format!(
+    Ok(format_phc(params, &salt, &out))
+}
+
+/// `$argon2id$v=19$m=..,t=..,p=..$salt$hash`, B64 without padding.
+fn format_phc(params: &Params, salt: &[u8], out: &[u8]) -> String {
+    format!(
         "$argon2id$v=19$m={},t={},p={}${}${}",
         params.m_cost(),
         params.t_cost(),
         params.p_cost(),
         STANDARD_NO_PAD.encode(salt),
-        STANDARD_NO_PAD.encode(&out[..out_len.min(out.len())]),
-    ))
+        STANDARD_NO_PAD.encode(out),
+    )
 }
 
 /// A parsed stored hash, checked against the verification limits.
@@ -404,12 +417,24 @@ impl PasswordHasher {
         self.inner.dummy_runs.load(Ordering::Relaxed)
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            self.inner.params.clone(),
-        )
+    /// Runs `f` on at least `blocks` argon2 blocks from the buffer pool.
+    fn with_memory<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let pool = || {
+            self.inner
+                .buffers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        let mut buf = pool().pop().unwrap_or_default();
+        if buf.len() < blocks {
+            buf.resize(blocks, Block::default());
+        }
+        let out = f(&mut buf[..blocks]);
+        let mut pool = pool();
+        if pool.len() < self.inner.permits {
+            pool.push(buf);
+        }
+        out
     }
 
     /// Hashes `password` with the policy on the current thread, without the
@@ -419,10 +444,42 @@ impl PasswordHasher {
     ///
     /// [`HashError::Internal`] if the random generator or argon2 fails.
     pub fn hash_blocking(&self, password: &[u8]) -> Result<String, HashError> {
-        self.argon2()
-            .hash_password(password)
-            .map(|h| h.to_string())
-            .map_err(|_| HashError::Internal)
+        let params = &self.inner.params;
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|_| HashError::Internal)?;
+        let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        self.with_memory(params.block_count(), |memory| {
+            argon2.hash_password_into_with_memory(password, &salt, &mut out, memory)
+        })
+        .map_err(|_| HashError::Internal)?;
+        Ok(format_phc(params, &salt, &out))
+    }
+
+    /// Whether `password` matches `hash` (parameters from the hash; constant-time
+    /// comparison of the outputs).
+    fn matches(&self, password: &[u8], hash: &PasswordHash) -> Result<bool, HashError> {
+        fn bad<E>(_: E) -> HashError {
+            HashError::InvalidHash("invalid argon2 parameters")
+        }
+        let params = Params::try_from(hash).map_err(bad)?;
+        let algorithm = Algorithm::try_from(hash.algorithm.as_str()).map_err(bad)?;
+        let version = match hash.version {
+            Some(v) => Version::try_from(v).map_err(bad)?,
+            None => Version::default(),
+        };
+        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+            return Err(HashError::InvalidHash("missing salt or output"));
+        };
+        let mut out = vec![0u8; expected.len()];
+        let blocks = params.block_count();
+        let argon2 = Argon2::new(algorithm, version, params);
+        self.with_memory(blocks, |memory| {
+            argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut out, memory)
+        })
+        .map_err(|_| HashError::Internal)?;
+        let out = Output::new(&out).map_err(|_| HashError::Internal)?;
+        Ok(out == *expected)
     }
 
     /// Hashes `password` with the policy, on the blocking pool.
@@ -513,21 +570,18 @@ impl PasswordHasher {
             self.inner.dummy_runs.fetch_add(1, Ordering::Relaxed);
             let dummy = PasswordHash::new(&self.inner.dummy).map_err(|_| HashError::Internal)?;
             // The result is irrelevant: the work is what matters.
-            let _ = self.argon2().verify_password(password, &dummy);
+            self.matches(password, &dummy)?;
             return Ok(Verified::NoMatch);
         };
-        match self.argon2().verify_password(password, &hash) {
-            Ok(()) => {
-                let new_hash = if rehash && self.weaker(&hash) {
-                    Some(self.hash_blocking(password)?)
-                } else {
-                    None
-                };
-                Ok(Verified::Match { new_hash })
-            }
-            Err(argon2::password_hash::Error::PasswordInvalid) => Ok(Verified::NoMatch),
-            Err(_) => Err(HashError::Internal),
+        if !self.matches(password, &hash)? {
+            return Ok(Verified::NoMatch);
         }
+        let new_hash = if rehash && self.weaker(&hash) {
+            Some(self.hash_blocking(password)?)
+        } else {
+            None
+        };
+        Ok(Verified::Match { new_hash })
     }
 
     /// Whether `phc` is weaker than the policy and should be replaced at the next
@@ -637,6 +691,24 @@ mod tests {
         assert!(h.needs_rehash(&format!("$argon2i$v=19$m=65536,t=3,p=4${salt}${out}")));
         assert!(h.needs_rehash(&format!("$argon2id$v=16$m=65536,t=3,p=4${salt}${out}")));
         assert!(h.needs_rehash("garbage"));
+    }
+
+    #[test]
+    fn memory_pool_keeps_at_most_one_buffer_per_slot() {
+        let h = PasswordHasher::builder()
+            .params(8192, 1, 1)
+            .unwrap()
+            .max_concurrent(2)
+            .unwrap()
+            .build();
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| h.hash_blocking(b"pw").unwrap());
+            }
+        });
+        let pool = h.inner.buffers.lock().unwrap();
+        assert!(!pool.is_empty() && pool.len() <= 2, "{}", pool.len());
+        assert!(pool.iter().all(|b| b.len() == 8192));
     }
 
     #[test]
