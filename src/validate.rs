@@ -186,7 +186,7 @@ pub struct JwtValidator {
 /// validated.
 #[derive(Clone, Debug)]
 struct CachedHeader {
-    segment: Box<str>,
+    segment: Box<[u8]>,
     alg: Algorithm,
     kid: Option<Box<str>>,
 }
@@ -379,7 +379,7 @@ impl JwtValidator {
     /// An [`AuthError`] of kind [`InvalidToken`](crate::AuthErrorKind::InvalidToken)
     /// whose description says what was wrong.
     pub fn validate<C: DeserializeOwned + 'static>(&self, token: &str) -> Result<C, AuthError> {
-        self.validate_scoped(token, &[])
+        self.validate_scoped(token.as_bytes(), &[])
             .map(|(c, _)| c)
             .map_err(Invalid::into_error)
     }
@@ -388,15 +388,25 @@ impl JwtValidator {
     /// every scope of `required`.
     pub(crate) fn validate_scoped<C: DeserializeOwned + 'static>(
         &self,
-        token: &str,
+        token: &[u8],
         required: &[Box<str>],
     ) -> Result<(C, bool), Invalid> {
         if token.len() > self.max_token_len {
             return Err(AuthError::invalid_token("Token too long").into());
         }
-        let (signing_input, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
-        let (header, payload) = signing_input.split_once('.').ok_or_else(malformed)?;
-        if payload.contains('.') {
+        // The token is handled as bytes: base64url decoding checks every character,
+        // so no separate UTF-8 pass is needed.
+        let last_dot = token
+            .iter()
+            .rposition(|&b| b == b'.')
+            .ok_or_else(malformed)?;
+        let (signing_input, signature) = (&token[..last_dot], &token[last_dot + 1..]);
+        let first_dot = signing_input
+            .iter()
+            .position(|&b| b == b'.')
+            .ok_or_else(malformed)?;
+        let (header, payload) = (&signing_input[..first_dot], &signing_input[first_dot + 1..]);
+        if payload.contains(&b'.') {
             // Five parts is a JWE; anything with more dots is not a JWS.
             return Err(malformed().into());
         }
@@ -410,7 +420,7 @@ impl JwtValidator {
         };
 
         // Keys: fixed, or the current set of a source (for the token's issuer).
-        let (mut pstack, mut pheap) = ([0u8; 768], Vec::new());
+        let (mut pstack, mut pheap) = ([0u8; 512], Vec::new());
         let payload = decode_part(payload, &mut pstack, &mut pheap)?;
         let source_keys;
         let mut issuer = None;
@@ -442,12 +452,12 @@ impl JwtValidator {
                         issuer: issuer.as_deref().map(Into::into),
                     });
                 };
-                key.algorithm() == alg && key.verify(signing_input.as_bytes(), sig)
+                key.algorithm() == alg && key.verify(signing_input, sig)
             }
             None => keys
                 .iter()
                 .filter(|k| k.algorithm() == alg)
-                .any(|k| k.verify(signing_input.as_bytes(), sig)),
+                .any(|k| k.verify(signing_input, sig)),
         };
         if !verified {
             return Err(AuthError::invalid_token("Invalid signature").into());
@@ -677,7 +687,7 @@ fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, ()> {
 /// Decodes one part strictly (URL-safe alphabet, no padding, no non-zero
 /// trailing bits) into `stack`, or into `heap` when it does not fit.
 fn decode_part<'b>(
-    part: &str,
+    part: &[u8],
     stack: &'b mut [u8],
     heap: &'b mut Vec<u8>,
 ) -> Result<&'b [u8], AuthError> {

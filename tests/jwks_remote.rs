@@ -89,7 +89,10 @@ async fn keys_are_refreshed_on_the_interval() {
         .unwrap();
     // The server counts a hit when it answers; the client counts the fetch once it
     // has read and installed the keys: wait for the client's count.
-    until("three background fetches", || keys.stats().fetch_success >= 4).await;
+    until("three background fetches", || {
+        keys.stats().fetch_success >= 4
+    })
+    .await;
     assert!(server.jwks_hits() >= 4);
 
     // A key published meanwhile is picked up without an unknown-kid refetch.
