@@ -365,7 +365,7 @@ fn bad_signing_keys_are_refused_with_status_2() {
         key_file("rsa1024.pem"),
         key_file("p256.pub.pem"),
         key_file("nope.pem"),
-        not_pem.clone(),
+        not_pem,
     ] {
         let out = run(&["--signing-key", &file], &[]);
         refused(&out, "--signing-key");
