@@ -1097,3 +1097,203 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
     // No longer accepting.
     assert!(tokio::net::TcpStream::connect(gw.addr).await.is_err());
 }
+
+// ---------------------------------------------------------------------------
+// Keys: an asymmetric signing key, its JWKS, and external issuers.
+
+fn key_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/jwk_keys")
+        .join(name)
+}
+
+/// The decoded JOSE header of `token`.
+fn jose_header(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let head = token.split('.').next().unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head)
+        .unwrap();
+    serde_json::from_slice(&raw).unwrap()
+}
+
+#[test]
+fn signing_key_type_picks_the_algorithm() {
+    use gateway::config::SigningKeyFile;
+    for (file, alg) in [
+        ("rsa2048.pem", tower_jwt_auth::Algorithm::RS256),
+        ("p256.pem", tower_jwt_auth::Algorithm::ES256),
+        ("p384.pem", tower_jwt_auth::Algorithm::ES384),
+        ("ed25519.pem", tower_jwt_auth::Algorithm::EdDSA),
+    ] {
+        let key = SigningKeyFile::load(&key_path(file)).unwrap();
+        assert_eq!(key.rotation.signing_key().algorithm(), alg, "{file}");
+    }
+    let small = SigningKeyFile::load(&key_path("rsa1024.pem")).unwrap_err();
+    assert!(small.contains("2048"), "{small}");
+    let public = SigningKeyFile::load(&key_path("p256.pub.pem")).unwrap_err();
+    assert!(public.contains("not a PEM private key"), "{public}");
+    let missing = SigningKeyFile::load(&key_path("nope.pem")).unwrap_err();
+    assert!(missing.contains("cannot read"), "{missing}");
+}
+
+#[tokio::test]
+async fn signing_key_signs_tokens_with_kid_and_publishes_the_jwks() {
+    use gateway::config::SigningKeyFile;
+    for (file, alg) in [
+        ("ed25519.pem", "EdDSA"),
+        ("p256.pem", "ES256"),
+        ("rsa2048.pem", "RS256"),
+    ] {
+        let key = SigningKeyFile::load(&key_path(file)).unwrap();
+        let kid = key.rotation.active_kid();
+        let up = upstream(|_| async { text(StatusCode::OK, "hello") }).await;
+        let gw = start(Config {
+            signing_key: Some(key),
+            ..config(Some(&up))
+        })
+        .await;
+
+        let res = login(&gw, "johndoe", "secret").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+        let t = body["access_token"].as_str().unwrap().to_owned();
+        let header = jose_header(&t);
+        assert_eq!(header["alg"], alg, "{file}");
+        assert_eq!(header["kid"], kid.as_str(), "{file}");
+
+        let res = get(&gw.url("/anything"), Some(&t)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{file}");
+        assert_eq!(up.hits(), 1);
+
+        // An HS256 token with the old secret no longer passes.
+        let res = get(&gw.url("/anything"), Some(&token("johndoe", ""))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{file}");
+        assert_eq!(up.hits(), 1);
+
+        // The JWKS needs no token and lists the public key only.
+        let res = get(&gw.url("/.well-known/jwks.json"), None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "application/jwk-set+json");
+        let jwks: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1, "{jwks}");
+        assert_eq!(keys[0]["kid"], kid.as_str());
+        assert_eq!(keys[0]["alg"], alg);
+        assert!(
+            keys[0].get("d").is_none(),
+            "private material published: {jwks}"
+        );
+        assert_eq!(up.hits(), 1, "the JWKS is the gateway's, never forwarded");
+    }
+}
+
+#[tokio::test]
+async fn hs256_gateway_publishes_an_empty_jwks() {
+    let gw = start(config(None)).await;
+    let res = get(&gw.url("/.well-known/jwks.json"), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let jwks: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+    assert_eq!(jwks, serde_json::json!({ "keys": [] }));
+    let res = login(&gw, "johndoe", "secret").await;
+    let body: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+    let header = jose_header(body["access_token"].as_str().unwrap());
+    assert_eq!(header["alg"], "HS256");
+}
+
+#[cfg(feature = "jwks")]
+#[path = "jwk_keys/server.rs"]
+mod jwks_server;
+
+/// Binds 127.0.0.1:0, then serves the gateway built with [`Gateway::load`]
+/// (which fetches external keys).
+#[cfg(feature = "jwks")]
+async fn start_loaded(config: Config) -> Running {
+    let gateway = Gateway::load(&config).await.expect("valid config");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(
+        gateway,
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+        config.shutdown_timeout,
+    ));
+    Running {
+        addr,
+        shutdown: Some(tx),
+        task,
+    }
+}
+
+#[cfg(feature = "jwks")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_issuer_tokens_pass_and_unknown_issuers_never_reach_the_upstream() {
+    use tower_jwt_auth::rotation::{KeyPair, KeyRotation};
+    use tower_jwt_auth::Algorithm;
+
+    let pem = std::fs::read(key_path("p256.pem")).unwrap();
+    let idp = jwks_server::JwksServer::start(KeyRotation::new(
+        KeyPair::ec_pem(Algorithm::ES256, pem).unwrap(),
+    ))
+    .await;
+    let idp_iss = idp.base();
+    let up = upstream(|_| async { text(StatusCode::OK, "hello") }).await;
+    let own_key = gateway::config::SigningKeyFile::load(&key_path("ed25519.pem")).unwrap();
+    for signing_key in [None, Some(own_key)] {
+        let asymmetric = signing_key.is_some();
+        let gw = start_loaded(Config {
+            issuer: Some("https://gateway.test".to_owned()),
+            jwks_urls: vec![(idp_iss.clone(), idp.jwks_url())],
+            signing_key,
+            ..config(Some(&up))
+        })
+        .await;
+        let before = up.hits();
+
+        // A token of the external issuer, for a user the gateway knows.
+        let claims = Claims::new("johndoe")
+            .with_exp(now() + 600)
+            .with_iss(&idp_iss);
+        let external = idp.state.rotation.sign(&claims).unwrap();
+        let res = get(&gw.url("/x"), Some(&external)).await;
+        assert_eq!(res.status(), StatusCode::OK, "asymmetric={asymmetric}");
+        assert_eq!(up.hits(), before + 1);
+
+        // The same key, another issuer: refused before the upstream.
+        let other = idp
+            .state
+            .rotation
+            .sign(&claims.clone().with_iss("https://unknown.test"))
+            .unwrap();
+        let res = get(&gw.url("/x"), Some(&other)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(up.hits(), before + 1);
+
+        // The external key cannot pass for the gateway's own issuer.
+        let forged = idp
+            .state
+            .rotation
+            .sign(&claims.clone().with_iss("https://gateway.test"))
+            .unwrap();
+        let res = get(&gw.url("/x"), Some(&forged)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(up.hits(), before + 1);
+
+        // The gateway's own tokens still pass.
+        let res = login(&gw, "johndoe", "secret").await;
+        let body: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+        let own = body["access_token"].as_str().unwrap().to_owned();
+        let res = get(&gw.url("/x"), Some(&own)).await;
+        assert_eq!(res.status(), StatusCode::OK, "asymmetric={asymmetric}");
+        assert_eq!(up.hits(), before + 2);
+
+        // With an asymmetric key, the JWKS lists it (and not the IdP's).
+        let res = get(&gw.url("/.well-known/jwks.json"), None).await;
+        let jwks: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
+        let n = jwks["keys"].as_array().unwrap().len();
+        assert_eq!(n, usize::from(asymmetric), "{jwks}");
+    }
+}

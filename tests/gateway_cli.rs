@@ -24,6 +24,7 @@ fn gateway_bin() -> &'static Path {
             (cfg!(feature = "tracing"), "tracing"),
             (cfg!(feature = "token"), "token"),
             (cfg!(feature = "tonic"), "tonic"),
+            (cfg!(feature = "jwks"), "jwks"),
         ] {
             if on {
                 features.push(name);
@@ -346,4 +347,85 @@ fn sigterm_stops_the_gateway_with_status_0() {
     assert!(status.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+fn key_file(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/jwk_keys")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn bad_signing_keys_are_refused_with_status_2() {
+    let not_pem = temp_file("not-a-key.pem", "hello\n");
+    let not_pem = not_pem.display().to_string();
+    for file in [
+        key_file("rsa1024.pem"),
+        key_file("p256.pub.pem"),
+        key_file("nope.pem"),
+        not_pem,
+    ] {
+        let out = run(&["--signing-key", &file], &[]);
+        refused(&out, "--signing-key");
+        let err = stderr(&out);
+        assert!(
+            !err.contains("PRIVATE KEY-----\nMI"),
+            "key material printed: {err}"
+        );
+    }
+    let out = run(&[], &[("GATEWAY_SIGNING_KEY", &key_file("rsa1024.pem"))]);
+    refused(&out, "--signing-key");
+    assert!(
+        stderr(&out).contains("GATEWAY_SIGNING_KEY"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("2048"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_signing_key_shows_its_algorithm_and_kid_in_the_check() {
+    let out = run(
+        &["--signing-key", &key_file("p384.pem"), "--check-config"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("signing_key = "))
+        .unwrap_or_else(|| panic!("no signing_key line in {text}"));
+    assert!(line.contains("ES384") && line.contains("kid "), "{line}");
+    assert!(line.ends_with("(--signing-key)"), "{line}");
+}
+
+#[test]
+fn external_issuers_need_the_jwks_feature_and_an_issuer() {
+    let jwks = [
+        "--jwks-url",
+        "https://idp.example=https://idp.example/jwks.json",
+    ];
+    let out = run(&jwks, &[]);
+    refused(&out, "--jwks-url");
+    if cfg!(feature = "jwks") {
+        assert!(stderr(&out).contains("--issuer"), "{}", stderr(&out));
+    } else {
+        assert!(stderr(&out).contains("--features jwks"), "{}", stderr(&out));
+    }
+    let out = run(
+        &[],
+        &[("GATEWAY_ISSUER_URL", "https://a.example,https://b.example")],
+    );
+    refused(&out, "GATEWAY_ISSUER_URL");
+    for bad in ["https://idp.example/jwks.json", "x=ftp://idp.example/jwks"] {
+        let out = run(&["--issuer", "https://gw.example", "--jwks-url", bad], &[]);
+        refused(&out, "--jwks-url");
+    }
+    let out = run(
+        &["--issuer", "https://gw.example", "--issuer-url", "idp"],
+        &[],
+    );
+    refused(&out, "--issuer-url");
 }

@@ -17,7 +17,8 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use http::uri::{Authority, Scheme};
 use http::{HeaderName, Uri};
 use serde::Deserialize;
-use tower_jwt_auth::{DefaultRejection, Style};
+use tower_jwt_auth::rotation::{KeyPair, KeyRotation};
+use tower_jwt_auth::{Algorithm, DefaultRejection, Style};
 
 use super::paths;
 
@@ -115,6 +116,32 @@ pub(crate) struct Cli {
     /// How long in-flight requests may run after SIGTERM or Ctrl-C [default: 30s].
     #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
     pub(crate) shutdown_timeout: Option<String>,
+    /// Private key (PEM) that signs the gateway's tokens: RSA (2048 bits or
+    /// more) for RS256, EC P-256 for ES256, P-384 for ES384, Ed25519 for EdDSA.
+    /// Its public key is served at /.well-known/jwks.json. Without it tokens
+    /// are signed with HS256 and JWT_SECRET.
+    #[arg(long, env = "GATEWAY_SIGNING_KEY", value_name = "FILE")]
+    pub(crate) signing_key: Option<PathBuf>,
+    /// Also accept tokens of issuer ISS verified with the keys at URL, as
+    /// ISS=URL (repeatable; comma-separated in the env). Needs --issuer and a
+    /// build with `--features jwks`.
+    #[arg(
+        long = "jwks-url",
+        env = "GATEWAY_JWKS_URL",
+        value_name = "ISS=URL",
+        value_delimiter = ','
+    )]
+    pub(crate) jwks_url: Vec<String>,
+    /// Also accept tokens of this issuer, its keys found by OpenID Connect
+    /// discovery (repeatable; comma-separated in the env). Needs --issuer and
+    /// a build with `--features jwks`.
+    #[arg(
+        long = "issuer-url",
+        env = "GATEWAY_ISSUER_URL",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub(crate) issuer_url: Vec<String>,
     /// Validate the settings, print them with their sources, and exit.
     #[arg(long)]
     pub(crate) check_config: bool,
@@ -140,6 +167,9 @@ struct FileConfig {
     connect_timeout: Option<Scalar>,
     max_body: Option<Scalar>,
     shutdown_timeout: Option<Scalar>,
+    signing_key: Option<PathBuf>,
+    jwks_url: Option<Vec<String>>,
+    issuer_url: Option<Vec<String>>,
 }
 
 /// A duration or size in the file: `"30s"` or a bare number.
@@ -208,6 +238,9 @@ settings! {
     CONNECT_TIMEOUT = ("connect_timeout", "--connect-timeout", "GATEWAY_CONNECT_TIMEOUT");
     MAX_BODY = ("max_body", "--max-body", "GATEWAY_MAX_BODY");
     SHUTDOWN_TIMEOUT = ("shutdown_timeout", "--shutdown-timeout", "GATEWAY_SHUTDOWN_TIMEOUT");
+    SIGNING_KEY = ("signing_key", "--signing-key", "GATEWAY_SIGNING_KEY");
+    JWKS_URL = ("jwks_url", "--jwks-url", "GATEWAY_JWKS_URL");
+    ISSUER_URL = ("issuer_url", "--issuer-url", "GATEWAY_ISSUER_URL");
 }
 
 /// An invalid setting: which one, from where, what is wrong and the fix.
@@ -300,6 +333,78 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The largest signing key file read (a 16384-bit RSA PEM is under 13 KiB).
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// The private key of `--signing-key`, in a one-key rotation. It never prints
+/// its material.
+#[derive(Clone, Debug)]
+pub(crate) struct SigningKeyFile {
+    /// Where it was read from.
+    pub(crate) path: PathBuf,
+    /// The key, active; its `kid` is its RFC 7638 thumbprint.
+    pub(crate) rotation: KeyRotation,
+}
+
+impl SigningKeyFile {
+    /// Reads a PEM private key and finds its algorithm from its type: RSA is
+    /// RS256, EC P-256 ES256, EC P-384 ES384, Ed25519 EdDSA.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong, for the operator (never the key's content).
+    pub(crate) fn load(path: &Path) -> Result<Self, String> {
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file", path.display()));
+        }
+        if meta.len() > MAX_KEY_FILE {
+            return Err(format!(
+                "{} is {} bytes, too large for a key",
+                path.display(),
+                meta.len()
+            ));
+        }
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = String::from_utf8_lossy(&pem);
+        let pair = if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            KeyPair::rsa_pem(Algorithm::RS256, &pem).map_err(|e| e.to_string())
+        } else if text.contains("-----BEGIN EC PRIVATE KEY-----") {
+            Err(
+                "a SEC1 EC key (BEGIN EC PRIVATE KEY): convert it to PKCS#8 with \
+                 `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key8.pem`"
+                    .to_owned(),
+            )
+        } else if text.contains("-----BEGIN PRIVATE KEY-----") {
+            KeyPair::ed_pem(&pem)
+                .or_else(|_| KeyPair::ec_pem(Algorithm::ES256, &pem))
+                .or_else(|_| KeyPair::ec_pem(Algorithm::ES384, &pem))
+                .or_else(|_| KeyPair::rsa_pem(Algorithm::RS256, &pem))
+                .map_err(|e| {
+                    // The last attempt was RSA: its error is the useful one
+                    // only for an RSA key (such as one under 2048 bits).
+                    let e = e.to_string();
+                    if e.contains("2048") || e.contains("TooSmall") {
+                        "the RSA key is under 2048 bits".to_owned()
+                    } else {
+                        "not an RSA, EC P-256/P-384 or Ed25519 private key".to_owned()
+                    }
+                })
+        } else if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+            Err("the key is encrypted; give an unencrypted PKCS#8 key".to_owned())
+        } else {
+            Err("not a PEM private key (no BEGIN PRIVATE KEY line)".to_owned())
+        };
+        let pair = pair.map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            rotation: KeyRotation::new(pair),
+        })
+    }
+}
+
 /// The upstream service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Upstream {
@@ -355,6 +460,12 @@ pub(crate) struct Config {
     pub(crate) max_body: u64,
     /// Time in-flight requests get after a shutdown signal.
     pub(crate) shutdown_timeout: Duration,
+    /// The private key that signs the gateway's tokens; `None` for HS256.
+    pub(crate) signing_key: Option<SigningKeyFile>,
+    /// External issuers and their JWKS URLs.
+    pub(crate) jwks_urls: Vec<(String, String)>,
+    /// External issuers found by discovery.
+    pub(crate) issuer_urls: Vec<String>,
     /// Where each setting came from, by id.
     pub(crate) sources: BTreeMap<&'static str, Source>,
 }
@@ -379,6 +490,9 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(5),
             max_body: 64 * 1024 * 1024,
             shutdown_timeout: Duration::from_secs(30),
+            signing_key: None,
+            jwks_urls: Vec::new(),
+            issuer_urls: Vec::new(),
             sources: BTreeMap::new(),
         }
     }
@@ -723,6 +837,70 @@ impl Config {
             }
         }
 
+        let file_key = file
+            .signing_key
+            .map(|p| relative_to(file_path.as_deref(), p));
+        if let Some((v, src)) = r.pick(SIGNING_KEY, cli.signing_key.clone(), file_key) {
+            match SigningKeyFile::load(&v) {
+                Ok(key) => r.config.signing_key = Some(key),
+                Err(problem) => r.err(
+                    SIGNING_KEY,
+                    src,
+                    problem,
+                    "give a PEM private key: RSA of 2048 bits or more, EC P-256 or P-384, or Ed25519 \
+                     (`openssl genpkey -algorithm ed25519 -out key.pem`), or leave the setting out for HS256",
+                ),
+            }
+        }
+        if let Some((values, src)) = r.pick_list(JWKS_URL, &cli.jwks_url, file.jwks_url) {
+            for v in values {
+                match parse_jwks_url(&v) {
+                    Ok(pair) => r.config.jwks_urls.push(pair),
+                    Err(problem) => r.err(
+                        JWKS_URL,
+                        src.clone(),
+                        format!("{v:?}: {problem}"),
+                        "use ISS=URL, the issuer its tokens carry and its JWKS, such as \
+                         https://idp.example.com=https://idp.example.com/jwks.json",
+                    ),
+                }
+            }
+        }
+        if let Some((values, src)) = r.pick_list(ISSUER_URL, &cli.issuer_url, file.issuer_url) {
+            for v in values {
+                match parse_url(&v) {
+                    Ok(()) => r.config.issuer_urls.push(v),
+                    Err(problem) => r.err(
+                        ISSUER_URL,
+                        src.clone(),
+                        format!("{v:?}: {problem}"),
+                        "use the issuer's URL, such as https://accounts.example.com",
+                    ),
+                }
+            }
+        }
+        let external = [JWKS_URL, ISSUER_URL]
+            .into_iter()
+            .find(|s| r.config.sources.contains_key(s.id));
+        if let Some(setting) = external {
+            let src = r.config.source(setting);
+            if !cfg!(feature = "jwks") {
+                r.err(
+                    setting,
+                    src,
+                    "this gateway was built without the `jwks` feature",
+                    "rebuild with --features jwks (cargo run --example gateway --features jwks)",
+                );
+            } else if r.config.issuer.is_none() {
+                r.err(
+                    setting,
+                    src,
+                    "external issuers need the gateway's own issuer, to tell its tokens from theirs",
+                    "set --issuer (GATEWAY_ISSUER), such as --issuer https://gateway.example.com",
+                );
+            }
+        }
+
         let config = r.config;
         if errors.is_empty() {
             Ok(config)
@@ -826,6 +1004,30 @@ impl Config {
                 SHUTDOWN_TIMEOUT,
                 humantime::format_duration(self.shutdown_timeout).to_string(),
             ),
+            (
+                SIGNING_KEY,
+                self.signing_key
+                    .as_ref()
+                    .map_or("(none: HS256 with JWT_SECRET)".to_owned(), |k| {
+                        format!(
+                            "{} ({:?}, kid {})",
+                            k.path.display(),
+                            k.rotation.signing_key().algorithm(),
+                            k.rotation.active_kid()
+                        )
+                    }),
+            ),
+            (
+                JWKS_URL,
+                list(
+                    &self
+                        .jwks_urls
+                        .iter()
+                        .map(|(i, u)| format!("{i}={u}"))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (ISSUER_URL, list(&self.issuer_urls)),
         ];
         let mut out = String::new();
         for (setting, value) in rows {
@@ -978,6 +1180,32 @@ pub(crate) fn parse_upstream(s: &str) -> Result<Upstream, String> {
         authority,
         base_path,
     })
+}
+
+/// A URL the keys may come from: `https`, or `http` (allowed by the key
+/// fetcher for loopback hosts only).
+fn parse_url(s: &str) -> Result<(), String> {
+    let uri: Uri = s.parse().map_err(|e| format!("not a URL ({e})"))?;
+    match uri.scheme_str() {
+        Some("https" | "http") => {}
+        _ => return Err("not an http(s) URL".to_owned()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("no host".to_owned());
+    }
+    Ok(())
+}
+
+fn parse_jwks_url(s: &str) -> Result<(String, String), String> {
+    let (iss, url) = s
+        .split_once('=')
+        .ok_or("no '=': name the issuer whose tokens these keys verify")?;
+    let iss = iss.trim();
+    if iss.is_empty() || iss.chars().any(char::is_control) {
+        return Err("no issuer before '='".to_owned());
+    }
+    parse_url(url.trim())?;
+    Ok((iss.to_owned(), url.trim().to_owned()))
 }
 
 fn parse_prefix(s: &str) -> Result<String, String> {

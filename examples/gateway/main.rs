@@ -22,6 +22,7 @@
 //! `--help` and `docs/gateway.md` for every setting.
 
 pub(crate) mod config;
+pub(crate) mod keys;
 pub(crate) mod metrics;
 pub(crate) mod paths;
 pub(crate) mod proxy;
@@ -66,18 +67,6 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let gateway = match server::Gateway::new(&config) {
-        Ok(gateway) => gateway,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if loaded.check_only {
-        print!("{}", config.describe());
-        return ExitCode::SUCCESS;
-    }
-
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,6 +78,18 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // With --jwks-url or --issuer-url, this fetches the external keys.
+        let gateway = match server::Gateway::load(&config).await {
+            Ok(gateway) => gateway,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if loaded.check_only {
+            print!("{}", config.describe());
+            return ExitCode::SUCCESS;
+        }
         let listener = match TcpListener::bind(config.listen).await {
             Ok(listener) => listener,
             Err(e) => {

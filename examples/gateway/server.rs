@@ -21,9 +21,12 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_auth::bearer::AnyUser;
-use tower_jwt_auth::{Auth, AuthError, AuthLayer, Claims, DefaultRejection, JwtValidator, Style};
+use tower_jwt_auth::jwk::JwkSet;
+use tower_jwt_auth::rotation::JwksEndpoint;
+use tower_jwt_auth::{Auth, AuthError, AuthLayer, Claims, DefaultRejection, Style};
 
 use super::config::{self, Config, SettingError};
+use super::keys::Keys;
 use super::metrics::Metrics;
 use super::paths;
 use super::proxy::{ClientAddr, Proxy, ProxyBody, UpstreamFailure};
@@ -95,6 +98,8 @@ struct Shared {
     fallback: Access,
     backend: Backend,
     token: Option<TokenService>,
+    /// `GET /.well-known/jwks.json`.
+    jwks: JwksEndpoint<Full<Bytes>>,
     demo: bool,
     metrics: Metrics,
     style: Style,
@@ -122,19 +127,38 @@ impl Gateway {
     ///
     /// A [`SettingError`] for a setting that the core crate refuses, or a users
     /// file that cannot be loaded.
+    #[allow(dead_code)] // main uses `load`; the tests use this.
     pub(crate) fn new(config: &Config) -> Result<Self, SettingError> {
-        let identity = users::load(config)?;
-        Self::with_identity(config, identity)
+        let keys = Keys::local(config)?;
+        let identity = users::load(config, keys.signer.clone())?;
+        Self::with_identity(config, identity, keys)
     }
 
-    /// Builds the gateway for `config` with the given users side.
-    pub(crate) fn with_identity(config: &Config, identity: Identity) -> Result<Self, SettingError> {
+    /// As [`Gateway::new`], fetching the keys of external issuers first
+    /// (`--jwks-url`, `--issuer-url`). Runs within a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gateway::new`], and when the external keys cannot be loaded.
+    pub(crate) async fn load(config: &Config) -> Result<Self, SettingError> {
+        let keys = Keys::load(config).await?;
+        let identity = users::load(config, keys.signer.clone())?;
+        Self::with_identity(config, identity, keys)
+    }
+
+    /// Builds the gateway for `config` with the given users side and keys.
+    pub(crate) fn with_identity(
+        config: &Config,
+        identity: Identity,
+        keys: Keys,
+    ) -> Result<Self, SettingError> {
         let core = |setting: config::Setting, e: tower_jwt_auth::ConfigError| {
             SettingError::new(setting, config.source(setting), e.to_string(), "see --help")
         };
-        let mut validator =
-            JwtValidator::hs256(config.secret.bytes()).map_err(|e| core(config::SECRET, e))?;
-        if let Some(iss) = &config.issuer {
+        let mut validator = keys.validator;
+        // With external issuers the key source checks `iss` (each issuer has
+        // its keys; any other is refused).
+        if let Some(iss) = config.issuer.as_ref().filter(|_| !keys.by_issuer) {
             validator = validator.issuer([iss.as_str()]);
         }
         if let Some(aud) = &config.audience {
@@ -176,6 +200,10 @@ impl Gateway {
                 fallback: Access::Protected(base.layer(backend.clone())),
                 backend,
                 token: identity.token,
+                jwks: match keys.published {
+                    Some(rotation) => JwksEndpoint::new(rotation),
+                    None => JwksEndpoint::fixed(&JwkSet::new()),
+                },
                 demo: identity.demo,
                 metrics,
                 style: config.style,
@@ -235,6 +263,12 @@ impl Gateway {
                     "application/openmetrics-text; version=1.0.0; charset=utf-8",
                     text.into(),
                 );
+            }
+            "/.well-known/jwks.json" => {
+                return match shared.jwks.clone().oneshot(req).await {
+                    Ok(res) => boxed(res),
+                    Err(never) => match never {},
+                };
             }
             "/token" => {
                 if let Some(token) = &shared.token {

@@ -18,8 +18,7 @@ use tower::util::BoxCloneSyncService;
 use tower_jwt_auth::{AuthError, Claims, Resolution, ResolveUser};
 
 use tower::ServiceExt;
-use tower_jwt_auth::token::{TokenEndpoint, UserProfile, UsersFile, UsersFileFormat};
-use tower_jwt_auth::{Algorithm, SigningKey};
+use tower_jwt_auth::token::{TokenEndpoint, TokenSigner, UserProfile, UsersFile, UsersFileFormat};
 
 use super::config::{self, Config, SettingError};
 use super::proxy::ClientAddr;
@@ -116,12 +115,12 @@ impl Directory for Snapshot {
 }
 
 /// Loads the users named by `config` (or the built-in demo users) and builds
-/// the token endpoint on them.
+/// the token endpoint on them, signing with `signer`.
 ///
 /// # Errors
 ///
 /// A [`SettingError`] for `--users` when the file cannot be loaded.
-pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
+pub(crate) fn load(config: &Config, signer: TokenSigner) -> Result<Identity, SettingError> {
     let (file, demo) = match &config.users {
         Some(path) => {
             let file = UsersFile::load(path).map_err(|e| {
@@ -144,8 +143,6 @@ pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
     let core = |setting: config::Setting, e: tower_jwt_auth::ConfigError| {
         SettingError::new(setting, config.source(setting), e.to_string(), "see --help")
     };
-    let key = SigningKey::hmac(Algorithm::HS256, config.secret.bytes())
-        .map_err(|e| core(config::SECRET, e))?;
     let directory = Arc::new(Snapshot(
         file.users()
             .iter()
@@ -156,7 +153,7 @@ pub(crate) fn load(config: &Config) -> Result<Identity, SettingError> {
             })
             .collect(),
     ));
-    let mut builder = TokenEndpoint::builder(file.into_store(), key)
+    let mut builder = TokenEndpoint::builder(file.into_store(), signer)
         .ttl(config.token_ttl)
         .map_err(|e| core(config::TOKEN_TTL, e))?
         .style(config.style)
