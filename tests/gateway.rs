@@ -1262,6 +1262,20 @@ async fn external_issuer_tokens_pass_and_unknown_issuers_never_reach_the_upstrea
         assert_eq!(res.status(), StatusCode::OK, "asymmetric={asymmetric}");
         assert_eq!(up.hits(), before + 1);
 
+        // The provider's users are its own: a subject the users file lacks passes.
+        let carol = idp
+            .state
+            .rotation
+            .sign(
+                &Claims::new("carol")
+                    .with_exp(now() + 600)
+                    .with_iss(&idp_iss),
+            )
+            .unwrap();
+        let res = get(&gw.url("/x"), Some(&carol)).await;
+        assert_eq!(res.status(), StatusCode::OK, "asymmetric={asymmetric}");
+        assert_eq!(up.hits(), before + 2);
+
         // The same key, another issuer: refused before the upstream.
         let other = idp
             .state
@@ -1270,7 +1284,7 @@ async fn external_issuer_tokens_pass_and_unknown_issuers_never_reach_the_upstrea
             .unwrap();
         let res = get(&gw.url("/x"), Some(&other)).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(up.hits(), before + 1);
+        assert_eq!(up.hits(), before + 2);
 
         // The external key cannot pass for the gateway's own issuer.
         let forged = idp
@@ -1280,7 +1294,7 @@ async fn external_issuer_tokens_pass_and_unknown_issuers_never_reach_the_upstrea
             .unwrap();
         let res = get(&gw.url("/x"), Some(&forged)).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(up.hits(), before + 1);
+        assert_eq!(up.hits(), before + 2);
 
         // The gateway's own tokens still pass.
         let res = login(&gw, "johndoe", "secret").await;
@@ -1288,7 +1302,7 @@ async fn external_issuer_tokens_pass_and_unknown_issuers_never_reach_the_upstrea
         let own = body["access_token"].as_str().unwrap().to_owned();
         let res = get(&gw.url("/x"), Some(&own)).await;
         assert_eq!(res.status(), StatusCode::OK, "asymmetric={asymmetric}");
-        assert_eq!(up.hits(), before + 2);
+        assert_eq!(up.hits(), before + 3);
 
         // With an asymmetric key, the JWKS lists it (and not the IdP's).
         let res = get(&gw.url("/.well-known/jwks.json"), None).await;

@@ -99,13 +99,28 @@ pub(crate) const DEMO_USERS: &str = include_str!("demo-users.toml");
 /// The users, as read at start: username to profile. The users file is
 /// read once, so this snapshot is the store's content; a lookup is one hash
 /// probe and one `Arc` clone, with no allocation on the request path.
-struct Snapshot(HashMap<String, Arc<Profile>>);
+///
+/// With external issuers (`--jwks-url`, `--issuer-url`), only tokens of the
+/// gateway's own issuer are looked up here: an external identity provider's
+/// users are its own, so its tokens (already verified against its keys and
+/// issuer) stand for a user of their `sub`.
+struct Snapshot {
+    users: HashMap<String, Arc<Profile>>,
+    /// The gateway's own `iss`, when external issuers are configured.
+    own_issuer: Option<String>,
+}
 
 impl Directory for Snapshot {
     fn resolve(&self, claims: &Claims) -> Result<Arc<Profile>, AuthError> {
+        if let Some(own) = &self.own_issuer {
+            if claims.iss() != Some(own.as_str()) {
+                let sub = claims.sub().ok_or_else(AuthError::unknown_user)?;
+                return Ok(Arc::new(Profile::new(UserProfile::new(sub))));
+            }
+        }
         let user = claims
             .sub()
-            .and_then(|sub| self.0.get(sub))
+            .and_then(|sub| self.users.get(sub))
             .ok_or_else(AuthError::unknown_user)?;
         if user.user.disabled {
             return Err(AuthError::inactive_user());
@@ -143,8 +158,10 @@ pub(crate) fn load(config: &Config, signer: TokenSigner) -> Result<Identity, Set
     let core = |setting: config::Setting, e: tower_jwt_auth::ConfigError| {
         SettingError::new(setting, config.source(setting), e.to_string(), "see --help")
     };
-    let directory = Arc::new(Snapshot(
-        file.users()
+    let external = !config.jwks_urls.is_empty() || !config.issuer_urls.is_empty();
+    let directory = Arc::new(Snapshot {
+        users: file
+            .users()
             .iter()
             .map(|u| {
                 let mut profile = u.profile().clone();
@@ -152,7 +169,8 @@ pub(crate) fn load(config: &Config, signer: TokenSigner) -> Result<Identity, Set
                 (profile.username.clone(), Arc::new(Profile::new(profile)))
             })
             .collect(),
-    ));
+        own_issuer: config.issuer.clone().filter(|_| external),
+    });
     let mut builder = TokenEndpoint::builder(file.into_store(), signer)
         .ttl(config.token_ttl)
         .map_err(|e| core(config::TOKEN_TTL, e))?
