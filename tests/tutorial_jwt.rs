@@ -8,13 +8,9 @@ mod tutorial_common;
 
 use http::Method;
 use tower_jwt_auth::{sign_hs256, Claims};
-use tutorial_common::{decode, now, Server};
-
-const JOHNDOE: &str = r#"{"username":"johndoe","email":"johndoe@example.com","full_name":"John Doe","disabled":false}"#;
-const NOT_AUTHENTICATED: &str = r#"{"detail":"Not authenticated"}"#;
-const COULD_NOT_VALIDATE: &str = r#"{"detail":"Could not validate credentials"}"#;
-const INACTIVE: &str = r#"{"detail":"Inactive user"}"#;
-const INCORRECT: &str = r#"{"detail":"Incorrect username or password"}"#;
+use tutorial_common::{
+    decode, now, Server, COULD_NOT_VALIDATE, INACTIVE, INCORRECT, JOHNDOE, NOT_AUTHENTICATED,
+};
 
 async fn start() -> Server {
     Server::start(|listener, stop| {

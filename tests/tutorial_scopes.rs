@@ -8,16 +8,13 @@ mod tutorial_common;
 
 use http::Method;
 use tower_jwt_auth::{sign_hs256, Claims};
-use tutorial_common::{decode, now, Server};
+use tutorial_common::{
+    decode, now, Server, COULD_NOT_VALIDATE, INACTIVE, INCORRECT, JOHNDOE, NOT_AUTHENTICATED,
+};
 
-const JOHNDOE: &str = r#"{"username":"johndoe","email":"johndoe@example.com","full_name":"John Doe","disabled":false}"#;
 const ITEMS: &str = r#"[{"item_id":"Foo","owner":"johndoe"}]"#;
 const STATUS_OK: &str = r#"{"status":"ok"}"#;
-const NOT_AUTHENTICATED: &str = r#"{"detail":"Not authenticated"}"#;
-const COULD_NOT_VALIDATE: &str = r#"{"detail":"Could not validate credentials"}"#;
 const NOT_ENOUGH: &str = r#"{"detail":"Not enough permissions"}"#;
-const INACTIVE: &str = r#"{"detail":"Inactive user"}"#;
-const INCORRECT: &str = r#"{"detail":"Incorrect username or password"}"#;
 
 const ME: Option<&str> = Some(r#"Bearer scope="me""#);
 const ITEMS_ME: Option<&str> = Some(r#"Bearer scope="items me""#);

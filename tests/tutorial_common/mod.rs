@@ -164,3 +164,10 @@ pub(crate) fn now() -> i64 {
     )
     .unwrap()
 }
+
+/// The bodies both tutorial apps answer, byte for byte.
+pub(crate) const JOHNDOE: &str = r#"{"username":"johndoe","email":"johndoe@example.com","full_name":"John Doe","disabled":false}"#;
+pub(crate) const NOT_AUTHENTICATED: &str = r#"{"detail":"Not authenticated"}"#;
+pub(crate) const COULD_NOT_VALIDATE: &str = r#"{"detail":"Could not validate credentials"}"#;
+pub(crate) const INACTIVE: &str = r#"{"detail":"Inactive user"}"#;
+pub(crate) const INCORRECT: &str = r#"{"detail":"Incorrect username or password"}"#;
