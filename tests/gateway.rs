@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tower_jwt_auth::{sign_hs256, Claims};
 
 use gateway::config::{parse_upstream, Config, Secret};
-use gateway::server::{serve, Gateway};
+use gateway::server::{serve, serve_admin, Gateway};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type TestBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -142,8 +142,11 @@ fn text(status: StatusCode, body: &'static str) -> Response<TestBody> {
 
 struct Running {
     addr: SocketAddr,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`).
+    admin: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    admin_task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
@@ -155,6 +158,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.task.abort();
+        self.admin_task.abort();
     }
 }
 
@@ -169,9 +173,20 @@ fn config(upstream: Option<&Upstream>) -> Config {
 
 /// Binds 127.0.0.1:0, then serves the gateway on it.
 async fn start(config: Config) -> Running {
-    let gateway = Gateway::new(&config).expect("valid config");
+    run(Gateway::new(&config).expect("valid config"), &config).await
+}
+
+/// Serves `gateway` on 127.0.0.1:0, with its admin listener on another.
+async fn run(gateway: Gateway, config: &Config) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = admin_listener.local_addr().unwrap();
+    let admin_task = tokio::spawn(serve_admin(
+        gateway.clone(),
+        admin_listener,
+        std::future::pending(),
+    ));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(
         gateway,
@@ -183,8 +198,10 @@ async fn start(config: Config) -> Running {
     ));
     Running {
         addr,
+        admin,
         shutdown: Some(tx),
         task,
+        admin_task,
     }
 }
 
@@ -229,7 +246,7 @@ async fn body_string(res: Response<Incoming>) -> String {
 }
 
 async fn metrics(gw: &Running) -> String {
-    body_string(get(&gw.url("/metrics"), None).await).await
+    body_string(get(&format!("http://{}/metrics", gw.admin), None).await).await
 }
 
 // ---------------------------------------------------------------------------
@@ -893,14 +910,14 @@ async fn rejected_requests_never_reach_the_upstream() {
             "{path} {auth:?}"
         );
     }
-    // A dot-segment path is refused before any rule applies.
+    // Dot-segments are removed before any rule applies: this is `/admin`.
     let res = raw_get(gw.addr, "/public/../admin").await;
-    assert!(res.starts_with("HTTP/1.1 400"), "{res}");
+    assert!(res.starts_with("HTTP/1.1 401"), "{res}");
     assert_eq!(up.hits(), 0, "a rejected request reached the upstream");
 
     let m = metrics(&gw).await;
     for line in [
-        r#"gateway_auth_denied_total{reason="missing"} 2"#,
+        r#"gateway_auth_denied_total{reason="missing"} 3"#,
         r#"gateway_auth_denied_total{reason="invalid_request"} 1"#,
         r#"gateway_auth_denied_total{reason="invalid_token"} 3"#,
         r#"gateway_auth_denied_total{reason="insufficient_scope"} 1"#,
@@ -1011,12 +1028,23 @@ async fn scopes_are_required_per_prefix() {
 }
 
 #[tokio::test]
-async fn healthz_and_metrics_need_no_token() {
+async fn healthz_needs_no_token_and_metrics_are_on_the_admin_listener_only() {
     let gw = start(config(None)).await;
     let res = get(&gw.url("/healthz"), None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body_string(res).await, "ok\n");
+    // The public listener does not serve /metrics: it is an ordinary,
+    // protected path there.
     let res = get(&gw.url("/metrics"), None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let admin = |path: &str| format!("http://{}{path}", gw.admin);
+    for path in ["/healthz", "/readyz"] {
+        let res = get(&admin(path), None).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(body_string(res).await, "ok\n");
+    }
+    assert_eq!(get(&admin("/nope"), None).await.status(), StatusCode::NOT_FOUND);
+    let res = get(&admin("/metrics"), None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"]
         .to_str()
@@ -1209,23 +1237,7 @@ mod jwks_server;
 /// (which fetches external keys).
 #[cfg(feature = "jwks")]
 async fn start_loaded(config: Config) -> Running {
-    let gateway = Gateway::load(&config).await.expect("valid config");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(
-        gateway,
-        listener,
-        async move {
-            let _ = rx.await;
-        },
-        config.shutdown_timeout,
-    ));
-    Running {
-        addr,
-        shutdown: Some(tx),
-        task,
-    }
+    run(Gateway::load(&config).await.expect("valid config"), &config).await
 }
 
 #[cfg(feature = "jwks")]

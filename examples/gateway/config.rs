@@ -142,6 +142,46 @@ pub(crate) struct Cli {
         value_delimiter = ','
     )]
     pub(crate) issuer_url: Vec<String>,
+    /// Address of the admin listener serving /metrics, /healthz and /readyz,
+    /// or `off` [default: 127.0.0.1:9100].
+    #[arg(long, env = "GATEWAY_ADMIN_LISTEN", value_name = "ADDR|off")]
+    pub(crate) admin_listen: Option<String>,
+    /// Most client connections served at once; more are answered 503
+    /// [default: 4096].
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", value_name = "N")]
+    pub(crate) max_connections: Option<String>,
+    /// Time a client has to send a whole request body [default: 60s].
+    #[arg(long, env = "GATEWAY_BODY_TIMEOUT", value_name = "DURATION")]
+    pub(crate) body_timeout: Option<String>,
+    /// Clients whose Forwarded, X-Forwarded-* and X-Real-IP headers are kept,
+    /// as CIDR blocks (repeatable; comma-separated in the env) [default: none].
+    #[arg(
+        long = "trusted-proxy",
+        env = "GATEWAY_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub(crate) trusted_proxy: Vec<String>,
+    /// Merge empty path segments (`//a` is `/a`) instead of refusing them
+    /// [default: false].
+    #[arg(
+        long,
+        env = "GATEWAY_MERGE_SLASHES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub(crate) merge_slashes: Option<String>,
+    /// Forward client headers with `_` in their names (never those that fold
+    /// to a header the gateway sets) [default: false].
+    #[arg(
+        long,
+        env = "GATEWAY_ALLOW_UNDERSCORES_IN_HEADERS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub(crate) allow_underscores_in_headers: Option<String>,
     /// Validate the settings, print them with their sources, and exit.
     #[arg(long)]
     pub(crate) check_config: bool,
@@ -167,6 +207,12 @@ struct FileConfig {
     connect_timeout: Option<Scalar>,
     max_body: Option<Scalar>,
     shutdown_timeout: Option<Scalar>,
+    admin_listen: Option<String>,
+    max_connections: Option<Scalar>,
+    body_timeout: Option<Scalar>,
+    trusted_proxy: Option<Vec<String>>,
+    merge_slashes: Option<bool>,
+    allow_underscores_in_headers: Option<bool>,
     signing_key: Option<PathBuf>,
     jwks_url: Option<Vec<String>>,
     issuer_url: Option<Vec<String>>,
@@ -241,6 +287,12 @@ settings! {
     SIGNING_KEY = ("signing_key", "--signing-key", "GATEWAY_SIGNING_KEY");
     JWKS_URL = ("jwks_url", "--jwks-url", "GATEWAY_JWKS_URL");
     ISSUER_URL = ("issuer_url", "--issuer-url", "GATEWAY_ISSUER_URL");
+    ADMIN_LISTEN = ("admin_listen", "--admin-listen", "GATEWAY_ADMIN_LISTEN");
+    MAX_CONNECTIONS = ("max_connections", "--max-connections", "GATEWAY_MAX_CONNECTIONS");
+    BODY_TIMEOUT = ("body_timeout", "--body-timeout", "GATEWAY_BODY_TIMEOUT");
+    TRUSTED_PROXY = ("trusted_proxy", "--trusted-proxy", "GATEWAY_TRUSTED_PROXY");
+    MERGE_SLASHES = ("merge_slashes", "--merge-slashes", "GATEWAY_MERGE_SLASHES");
+    ALLOW_UNDERSCORES = ("allow_underscores_in_headers", "--allow-underscores-in-headers", "GATEWAY_ALLOW_UNDERSCORES_IN_HEADERS");
 }
 
 /// An invalid setting: which one, from where, what is wrong and the fix.
@@ -466,8 +518,37 @@ pub(crate) struct Config {
     pub(crate) jwks_urls: Vec<(String, String)>,
     /// External issuers found by discovery.
     pub(crate) issuer_urls: Vec<String>,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`); `None` for off.
+    pub(crate) admin_listen: Option<SocketAddr>,
+    /// Most connections served at once.
+    pub(crate) max_connections: usize,
+    /// Time a client has to send a whole request body.
+    pub(crate) body_timeout: Duration,
+    /// Clients whose forwarding headers are kept.
+    pub(crate) trusted_proxies: TrustedProxies,
+    /// Merge empty path segments instead of refusing them.
+    pub(crate) merge_slashes: bool,
+    /// Forward client headers with `_` in their names.
+    pub(crate) allow_underscores_in_headers: bool,
     /// Where each setting came from, by id.
     pub(crate) sources: BTreeMap<&'static str, Source>,
+}
+
+/// CIDR blocks of the proxies in front of the gateway.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TrustedProxies(pub(crate) Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Whether `ip` is in one of the blocks (IPv4-mapped IPv6 as IPv4).
+    pub(crate) fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|net| net.contains(&ip))
+    }
 }
 
 impl Default for Config {
@@ -493,6 +574,12 @@ impl Default for Config {
             signing_key: None,
             jwks_urls: Vec::new(),
             issuer_urls: Vec::new(),
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+            max_connections: 4096,
+            body_timeout: Duration::from_secs(60),
+            trusted_proxies: TrustedProxies::default(),
+            merge_slashes: false,
+            allow_underscores_in_headers: false,
             sources: BTreeMap::new(),
         }
     }
@@ -777,6 +864,45 @@ impl Config {
         }
         for (setting, value, file_value) in [
             (
+                MERGE_SLASHES,
+                cli.merge_slashes.clone(),
+                file.merge_slashes.map(|b| b.to_string()),
+            ),
+            (
+                ALLOW_UNDERSCORES,
+                cli.allow_underscores_in_headers.clone(),
+                file.allow_underscores_in_headers.map(|b| b.to_string()),
+            ),
+        ] {
+            let Some((v, src)) = r.pick(setting, value, file_value) else {
+                continue;
+            };
+            let b = match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    r.err(
+                        setting,
+                        src,
+                        format!("{v:?} is not a boolean"),
+                        "use true or false",
+                    );
+                    continue;
+                }
+            };
+            if setting == MERGE_SLASHES {
+                r.config.merge_slashes = b;
+            } else {
+                r.config.allow_underscores_in_headers = b;
+            }
+        }
+        for (setting, value, file_value) in [
+            (
+                BODY_TIMEOUT,
+                cli.body_timeout.clone(),
+                file.body_timeout,
+            ),
+            (
                 UPSTREAM_TIMEOUT,
                 cli.upstream_timeout.clone(),
                 file.upstream_timeout,
@@ -801,6 +927,7 @@ impl Config {
                     match setting.id {
                         "upstream_timeout" => r.config.upstream_timeout = d,
                         "connect_timeout" => r.config.connect_timeout = d,
+                        "body_timeout" => r.config.body_timeout = d,
                         _ => r.config.shutdown_timeout = d,
                     }
                 }
@@ -834,6 +961,52 @@ impl Config {
                     format!("{v:?} is not a size"),
                     "use a byte count or a size such as 512KiB, 64MiB or 1GB",
                 ),
+            }
+        }
+
+        if let Some((v, src)) = r.pick(ADMIN_LISTEN, cli.admin_listen.clone(), file.admin_listen) {
+            if v.trim().eq_ignore_ascii_case("off") {
+                r.config.admin_listen = None;
+            } else {
+                match v.trim().parse::<SocketAddr>() {
+                    Ok(a) => r.config.admin_listen = Some(a),
+                    Err(_) => r.err(
+                        ADMIN_LISTEN,
+                        src,
+                        format!("{v:?} is not an IP address and port, nor off"),
+                        "use IP:PORT, such as 127.0.0.1:9100 (keep it off the public interface), or off",
+                    ),
+                }
+            }
+        }
+        if let Some((v, src)) = r.pick(
+            MAX_CONNECTIONS,
+            cli.max_connections.clone(),
+            file.max_connections.map(Scalar::into_string),
+        ) {
+            match v.trim().parse::<usize>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => r.config.max_connections = n,
+                _ => r.err(
+                    MAX_CONNECTIONS,
+                    src,
+                    format!("{v:?} is not a number in 1..=1000000"),
+                    "use a connection count such as 4096",
+                ),
+            }
+        }
+        if let Some((values, src)) =
+            r.pick_list(TRUSTED_PROXY, &cli.trusted_proxy, file.trusted_proxy)
+        {
+            for v in values {
+                match parse_cidr(&v) {
+                    Ok(net) => r.config.trusted_proxies.0.push(net),
+                    Err(problem) => r.err(
+                        TRUSTED_PROXY,
+                        src.clone(),
+                        format!("{v:?}: {problem}"),
+                        "use a CIDR block such as 10.0.0.0/8 or 192.168.1.10/32, or an address",
+                    ),
+                }
             }
         }
 
@@ -1028,6 +1201,32 @@ impl Config {
                 ),
             ),
             (ISSUER_URL, list(&self.issuer_urls)),
+            (
+                ADMIN_LISTEN,
+                self.admin_listen
+                    .map_or("off".to_owned(), |a| a.to_string()),
+            ),
+            (MAX_CONNECTIONS, self.max_connections.to_string()),
+            (
+                BODY_TIMEOUT,
+                humantime::format_duration(self.body_timeout).to_string(),
+            ),
+            (
+                TRUSTED_PROXY,
+                list(
+                    &self
+                        .trusted_proxies
+                        .0
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (MERGE_SLASHES, self.merge_slashes.to_string()),
+            (
+                ALLOW_UNDERSCORES,
+                self.allow_underscores_in_headers.to_string(),
+            ),
         ];
         let mut out = String::new();
         for (setting, value) in rows {
@@ -1173,7 +1372,7 @@ pub(crate) fn parse_upstream(s: &str) -> Result<Upstream, String> {
     }
     let base_path = uri.path().trim_end_matches('/').to_owned();
     if !base_path.is_empty() {
-        paths::normalize(&base_path).map_err(|e| e.description().to_lowercase())?;
+        paths::normalize(&base_path, paths::PathPolicy::default()).map_err(|e| e.description().to_lowercase())?;
     }
     Ok(Upstream {
         scheme: Scheme::HTTP,
@@ -1208,6 +1407,17 @@ fn parse_jwks_url(s: &str) -> Result<(String, String), String> {
     Ok((iss.to_owned(), url.trim().to_owned()))
 }
 
+/// A CIDR block, or a single address (`/32` or `/128`).
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    if let Ok(net) = s.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| "not a CIDR block nor an IP address".to_owned())
+}
+
 fn parse_prefix(s: &str) -> Result<String, String> {
     if !s.starts_with('/') {
         return Err("a prefix must start with '/'".to_owned());
@@ -1218,9 +1428,13 @@ fn parse_prefix(s: &str) -> Result<String, String> {
     if !s.is_ascii() {
         return Err("a prefix must be ASCII (percent-encode other characters)".to_owned());
     }
-    paths::normalize(s)
-        .map(|p| p.into_owned())
-        .map_err(|e| e.description().to_lowercase())
+    paths::normalize(
+        s,
+        paths::PathPolicy {
+            allow_empty_segments: false,
+        },
+    )
+    .map_err(|e| e.description().to_lowercase())
 }
 
 fn is_scope_token(s: &str) -> bool {

@@ -21,6 +21,7 @@
 //! Put it in front of a service with `--upstream http://127.0.0.1:3000`; see
 //! `--help` and `docs/gateway.md` for every setting.
 
+pub(crate) mod body;
 pub(crate) mod config;
 pub(crate) mod keys;
 pub(crate) mod metrics;
@@ -100,6 +101,18 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let admin = match config.admin_listen {
+            None => None,
+            Some(admin_addr) => match TcpListener::bind(admin_addr).await {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot listen on {admin_addr} (admin: /metrics, /healthz, /readyz): {e}\n  fix: choose another address with --admin-listen or GATEWAY_ADMIN_LISTEN, or turn it off with --admin-listen off"
+                    );
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
         let shutdown = match shutdown_signal() {
             Ok(shutdown) => shutdown,
             Err(e) => {
@@ -114,8 +127,17 @@ fn main() -> ExitCode {
                  set a fixed one with `export {SECRET_ENV}=$(openssl rand -hex 32)`"
             );
         }
-        print_banner(&config, addr, gateway.issues_tokens(), gateway.uses_demo_users());
-        match server::serve(gateway, listener, shutdown, config.shutdown_timeout).await {
+        let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+        let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+        if let Some(admin) = admin {
+            tokio::spawn(server::serve_admin(gateway.clone(), admin, async move {
+                let _ = admin_stopped.await;
+            }));
+        }
+        print_banner(&config, addr, admin_addr, gateway.issues_tokens(), gateway.uses_demo_users());
+        let served = server::serve(gateway, listener, shutdown, config.shutdown_timeout).await;
+        let _ = stop_admin.send(());
+        match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -126,7 +148,13 @@ fn main() -> ExitCode {
 }
 
 /// Says where the gateway listens and what to try.
-fn print_banner(config: &Config, addr: SocketAddr, issues_tokens: bool, demo: bool) {
+fn print_banner(
+    config: &Config,
+    addr: SocketAddr,
+    admin: Option<SocketAddr>,
+    issues_tokens: bool,
+    demo: bool,
+) {
     // `0.0.0.0` is not an address to send to: show loopback in the examples.
     let shown = match addr.ip() {
         ip if ip.is_unspecified() => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port()),
@@ -161,7 +189,10 @@ fn print_banner(config: &Config, addr: SocketAddr, issues_tokens: bool, demo: bo
         println!("  curl -H \"Authorization: Bearer $TOKEN\" {base}{path}");
     }
     println!("  curl -i {base}{path}    # 401 without a token");
-    println!("  curl {base}/healthz; curl {base}/metrics");
+    match admin {
+        Some(admin) => println!("  curl {base}/healthz; curl http://{admin}/metrics"),
+        None => println!("  curl {base}/healthz    # /metrics: off (--admin-listen)"),
+    }
 }
 
 /// A future that completes on SIGTERM or Ctrl-C. The handlers are installed

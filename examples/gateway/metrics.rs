@@ -24,6 +24,7 @@ struct Inner {
     denied: Family<Label, Counter>,
     public: Counter,
     upstream_errors: Family<Label, Counter>,
+    client_errors: Family<Label, Counter>,
     duration: Histogram,
 }
 
@@ -35,6 +36,7 @@ impl Metrics {
         let denied = Family::<Label, Counter>::default();
         let public = Counter::default();
         let upstream_errors = Family::<Label, Counter>::default();
+        let client_errors = Family::<Label, Counter>::default();
         let duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         registry.register(
             "auth_allowed",
@@ -57,6 +59,11 @@ impl Metrics {
             upstream_errors.clone(),
         );
         registry.register(
+            "client_errors",
+            "Requests refused because of the client (bad path, Host or body; too many connections), by kind",
+            client_errors.clone(),
+        );
+        registry.register(
             "request_duration_seconds",
             "Time from request to response headers",
             duration.clone(),
@@ -68,6 +75,7 @@ impl Metrics {
                 denied,
                 public,
                 upstream_errors,
+                client_errors,
                 duration,
             }),
         }
@@ -92,6 +100,16 @@ impl Metrics {
     pub(crate) fn upstream_error(&self, kind: &'static str) {
         self.inner
             .upstream_errors
+            .get_or_create(&[("kind", kind)])
+            .inc();
+    }
+
+    /// Counts a request refused for the client's fault: `bad_path`,
+    /// `bad_host`, `body_malformed`, `body_timeout`, `body_too_large` or
+    /// `too_many_connections`.
+    pub(crate) fn client_error(&self, kind: &'static str) {
+        self.inner
+            .client_errors
             .get_or_create(&[("kind", kind)])
             .inc();
     }

@@ -10,14 +10,15 @@ use base64::Engine;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, HOST};
 use http::{Request, Response, StatusCode, Uri, Version};
-use http_body_util::{Either, Full, LengthLimitError, Limited};
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower_jwt_auth::{Claims, Style};
 
-use super::config::{Config, Upstream};
+use super::body::{client_fault, ClientBody};
+use super::config::{Config, TrustedProxies, Upstream};
 use super::server::error_response;
 use super::users::Profile;
 
@@ -32,7 +33,26 @@ pub(crate) static X_AUTH_SCOPES: HeaderName = HeaderName::from_static("x-auth-sc
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+/// The issuer of the token whose `sub` is in `X-Auth-Subject`; absent for the
+/// gateway's own tokens when it has no `--issuer`.
+pub(crate) static X_AUTH_ISSUER: HeaderName = HeaderName::from_static("x-auth-issuer");
+
+/// What a client could say about its own address, scheme, host or path: from
+/// a client that is not a trusted proxy, removed (and the gateway's own
+/// `X-Forwarded-For`, `-Proto`, `-Host` and `X-Real-IP` put in).
+static FORWARDING: [HeaderName; 10] = [
+    HeaderName::from_static("forwarded"),
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-prefix"),
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+    HeaderName::from_static("x-client-ip"),
+];
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1), plus `Proxy-Authorization` and
 /// `Proxy-Authenticate`, which are meant for this hop (§11.7), and `Expect`,
@@ -49,6 +69,11 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     header::PROXY_AUTHENTICATE,
 ];
 
+/// Set in the response extensions when the client's body was at fault:
+/// `body_malformed` (400), `body_timeout` (408) or `body_too_large` (413).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientFault(pub(crate) &'static str);
+
 /// Set in the response extensions when the upstream failed: `unreachable`
 /// (502) or `timeout` (504).
 #[derive(Debug, Clone, Copy)]
@@ -61,13 +86,15 @@ pub(crate) struct ClientAddr(pub(crate) SocketAddr);
 /// The forwarding half of the gateway.
 #[derive(Debug, Clone)]
 pub(crate) struct Proxy {
-    client: Client<HttpConnector, Limited<Incoming>>,
+    client: Client<HttpConnector, ClientBody>,
     upstream: Upstream,
     timeout: Duration,
     max_body: u64,
     forward_authorization: bool,
     claim_headers: Vec<(String, HeaderName)>,
     style: Style,
+    trusted_proxies: TrustedProxies,
+    allow_underscores: bool,
 }
 
 impl Proxy {
@@ -90,13 +117,15 @@ impl Proxy {
             forward_authorization: config.forward_authorization,
             claim_headers: config.claim_headers.clone(),
             style: config.style,
+            trusted_proxies: config.trusted_proxies.clone(),
+            allow_underscores: config.allow_underscores_in_headers,
         }
     }
 
     /// Forwards `req`; `identity` is `Some` for an authenticated request.
     pub(crate) async fn forward(
         &self,
-        req: Request<Incoming>,
+        req: Request<ClientBody>,
         identity: Option<(&Claims, &Profile)>,
     ) -> Response<ProxyBody> {
         let (mut parts, body) = req.into_parts();
@@ -113,12 +142,8 @@ impl Proxy {
             );
         }
         let client_addr = parts.extensions.get::<ClientAddr>().map(|a| a.0);
-        let original_host = parts.headers.get(HOST).cloned().or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
+        // `server` has checked `Host` and put an absolute-form authority in it.
+        let original_host = parts.headers.get(HOST).cloned();
         // Mapped claims come from the token itself, read before the
         // `Authorization` header is (maybe) removed.
         let mapped = match identity {
@@ -129,13 +154,9 @@ impl Proxy {
         let headers = &mut parts.headers;
         remove_hop_by_hop(headers);
         // The client's copies of what the gateway vouches for go first, also
-        // when `Connection` named them (already removed above).
-        headers.remove(&X_AUTH_SUBJECT);
-        headers.remove(&X_AUTH_SCOPES);
-        for (_, name) in &self.claim_headers {
-            headers.remove(name);
-        }
-        headers.remove(&FORWARDED);
+        // when `Connection` named them (already removed above), and also when
+        // spelled with `_` (CGI reads `X_Auth_Subject` as `X-Auth-Subject`).
+        self.remove_vouched(headers);
         headers.remove(header::EXPECT);
         if !self.forward_authorization {
             headers.remove(AUTHORIZATION);
@@ -143,15 +164,27 @@ impl Proxy {
         if let Ok(host) = HeaderValue::from_str(self.upstream.authority.as_str()) {
             headers.insert(HOST, host);
         }
-        match client_addr.and_then(|a| HeaderValue::from_str(&a.ip().to_string()).ok()) {
-            Some(ip) => headers.insert(&X_FORWARDED_FOR, ip),
-            None => headers.remove(&X_FORWARDED_FOR),
-        };
-        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-        match original_host {
-            Some(h) => headers.insert(&X_FORWARDED_HOST, h),
-            None => headers.remove(&X_FORWARDED_HOST),
-        };
+        let trusted = client_addr.is_some_and(|a| self.trusted_proxies.contains(a.ip()));
+        if !trusted {
+            for name in &FORWARDING {
+                headers.remove(name);
+            }
+        }
+        let peer = client_addr.and_then(|a| HeaderValue::from_str(&a.ip().to_string()).ok());
+        match (&peer, trusted) {
+            (Some(ip), true) => append_forwarded_for(headers, ip),
+            (Some(ip), false) => {
+                headers.insert(&X_FORWARDED_FOR, ip.clone());
+                headers.insert(&X_REAL_IP, ip.clone());
+            }
+            (None, _) => {}
+        }
+        if !trusted {
+            headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+            if let Some(h) = original_host {
+                headers.insert(&X_FORWARDED_HOST, h);
+            }
+        }
         if let Some((claims, profile)) = identity {
             let Some(sub) = profile.subject.clone() else {
                 return self.error(
@@ -162,6 +195,10 @@ impl Proxy {
             };
             headers.insert(&X_AUTH_SUBJECT, sub);
             headers.insert(&X_AUTH_SCOPES, scopes_header(claims));
+            // `sub` is unique within its issuer only (RFC 7519 §4.1.2).
+            if let Some(iss) = claims.iss().and_then(|i| HeaderValue::from_str(i).ok()) {
+                headers.insert(&X_AUTH_ISSUER, iss);
+            }
             for (name, value) in mapped {
                 headers.insert(name, value);
             }
@@ -185,8 +222,7 @@ impl Proxy {
             }
         };
         parts.version = Version::HTTP_11;
-        let limit = usize::try_from(self.max_body).unwrap_or(usize::MAX);
-        let upstream_req = Request::from_parts(parts, Limited::new(body, limit));
+        let upstream_req = Request::from_parts(parts, body);
 
         match tokio::time::timeout(self.timeout, self.client.request(upstream_req)).await {
             Ok(Ok(res)) => {
@@ -195,12 +231,11 @@ impl Proxy {
                 Response::from_parts(parts, Either::Left(body))
             }
             Ok(Err(e)) => {
-                if caused_by::<LengthLimitError>(&e) {
-                    self.error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "The request body is too large",
-                    )
+                if let Some(fault) = client_fault(&e) {
+                    let (status, code, description) = fault.answer();
+                    let mut res = self.error(status, code, description);
+                    res.extensions_mut().insert(ClientFault(fault.kind()));
+                    res
                 } else if timed_out(&e) {
                     tracing::warn!(upstream = %self.upstream, "upstream connect timeout");
                     self.failure(StatusCode::GATEWAY_TIMEOUT, "timeout")
@@ -237,6 +272,36 @@ impl Proxy {
         description: &'static str,
     ) -> Response<ProxyBody> {
         error_response(self.style, status, code, description).map(Either::Right)
+    }
+
+    /// Removes the client's headers that could pass for the ones the gateway
+    /// sets: equal to one after ASCII case folding and `_` → `-`, and, unless
+    /// the operator allows them, every name with `_` (nginx's
+    /// `underscores_in_headers off`).
+    fn remove_vouched(&self, headers: &mut HeaderMap) {
+        let vouched = |name: &str| {
+            let folded = name.replace('_', "-");
+            folded == X_AUTH_SUBJECT.as_str()
+                || folded == X_AUTH_SCOPES.as_str()
+                || folded == X_AUTH_ISSUER.as_str()
+                || FORWARDING.iter().any(|f| folded == f.as_str())
+                || self.claim_headers.iter().any(|(_, h)| folded == h.as_str())
+        };
+        let doomed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| {
+                let name = name.as_str();
+                (name.contains('_') && !self.allow_underscores) || vouched(name)
+            })
+            .filter(|name| {
+                // `FORWARDING` names are handled by trust, not here.
+                !FORWARDING.contains(name)
+            })
+            .cloned()
+            .collect();
+        for name in doomed {
+            headers.remove(name);
+        }
     }
 
     /// The configured claims of the (already validated) bearer token, as headers.
@@ -305,6 +370,24 @@ fn claim_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// Appends the peer to a trusted proxy's `X-Forwarded-For` list.
+fn append_forwarded_for(headers: &mut HeaderMap, peer: &HeaderValue) {
+    let list: Vec<&[u8]> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    let mut joined = Vec::new();
+    for item in list {
+        joined.extend_from_slice(item);
+        joined.extend_from_slice(b", ");
+    }
+    joined.extend_from_slice(peer.as_bytes());
+    if let Ok(value) = HeaderValue::from_bytes(&joined) {
+        headers.insert(&X_FORWARDED_FOR, value);
+    }
+}
+
 /// Removes the fields named in `Connection`, then the hop-by-hop fields
 /// (RFC 9110 §7.6.1).
 pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
@@ -321,17 +404,6 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in &HOP_BY_HOP {
         headers.remove(name);
     }
-}
-
-fn caused_by<E: StdError + 'static>(e: &(dyn StdError + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if err.is::<E>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }
 
 fn timed_out(e: &(dyn StdError + 'static)) -> bool {

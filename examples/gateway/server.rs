@@ -10,8 +10,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HOST};
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body;
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
@@ -19,17 +20,19 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_auth::bearer::AnyUser;
 use tower_jwt_auth::jwk::JwkSet;
 use tower_jwt_auth::rotation::JwksEndpoint;
 use tower_jwt_auth::{Auth, AuthError, AuthLayer, Claims, DefaultRejection, Style};
 
+use super::body::ClientBody;
 use super::config::{self, Config, SettingError};
 use super::keys::Keys;
 use super::metrics::Metrics;
 use super::paths;
-use super::proxy::{ClientAddr, Proxy, ProxyBody, UpstreamFailure};
+use super::proxy::{ClientAddr, ClientFault, Proxy, ProxyBody, UpstreamFailure};
 use super::tutorial;
 use super::users::{
     self, BoxError, DirectoryResolver, GatewayBody, Identity, Profile, TokenService,
@@ -50,7 +53,7 @@ pub(crate) struct Backend {
     metrics: Metrics,
 }
 
-impl Service<Request<Incoming>> for Backend {
+impl Service<Request<ClientBody>> for Backend {
     type Response = Response<ProxyBody>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
@@ -59,7 +62,7 @@ impl Service<Request<Incoming>> for Backend {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ClientBody>) -> Self::Future {
         let proxy = self.proxy.clone();
         let metrics = self.metrics.clone();
         Box::pin(async move {
@@ -103,6 +106,10 @@ struct Shared {
     demo: bool,
     metrics: Metrics,
     style: Style,
+    path_policy: paths::PathPolicy,
+    max_body: u64,
+    body_timeout: Duration,
+    max_connections: usize,
 }
 
 /// The whole gateway as one cheaply cloned handle.
@@ -207,6 +214,12 @@ impl Gateway {
                 demo: identity.demo,
                 metrics,
                 style: config.style,
+                path_policy: paths::PathPolicy {
+                    allow_empty_segments: config.merge_slashes,
+                },
+                max_body: config.max_body,
+                body_timeout: config.body_timeout,
+                max_connections: config.max_connections,
             }),
         })
     }
@@ -237,6 +250,9 @@ impl Gateway {
         if let Some(UpstreamFailure(kind)) = ext.get::<UpstreamFailure>() {
             metrics.upstream_error(kind);
         }
+        if let Some(ClientFault(kind)) = ext.get::<ClientFault>() {
+            metrics.client_error(kind);
+        }
         if let Some((method, path)) = request_line {
             let subject = ext.get::<Authenticated>().map(|a| a.user.clone());
             // The path only: a query may carry secrets. Never a header.
@@ -252,19 +268,53 @@ impl Gateway {
         res
     }
 
+    /// The admin listener's routes: `/metrics`, `/healthz` and `/readyz`.
+    pub(crate) fn admin(&self, req: &Request<Incoming>) -> Response<GatewayBody> {
+        match req.uri().path() {
+            "/metrics" => simple(
+                req.method(),
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                self.shared.metrics.render().into(),
+            ),
+            // Ready once built: the users and keys are loaded by then.
+            "/healthz" | "/readyz" => simple(req.method(), "text/plain; charset=utf-8", "ok\n".into()),
+            _ => {
+                let mut res = Response::new(Full::new(Bytes::from_static(b"not found\n")));
+                *res.status_mut() = StatusCode::NOT_FOUND;
+                boxed(res)
+            }
+        }
+    }
+
     async fn route(&self, req: Request<Incoming>) -> Response<GatewayBody> {
         let shared = &*self.shared;
-        match req.uri().path() {
-            "/healthz" => return simple(req.method(), "text/plain; charset=utf-8", "ok\n".into()),
-            "/metrics" => {
-                let text = shared.metrics.render();
-                return simple(
-                    req.method(),
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    text.into(),
-                );
+        let (mut parts, body) = req.into_parts();
+        if let Err(problem) = check_host(&mut parts) {
+            shared.metrics.client_error("bad_host");
+            return bad_request(shared.style, problem);
+        }
+        // One path for everything below: the rules see what the upstream
+        // gets (see `paths`).
+        let path = match paths::normalize(parts.uri.path(), shared.path_policy) {
+            Ok(p) => p,
+            Err(e) => {
+                shared.metrics.client_error("bad_path");
+                return bad_request(shared.style, e.description());
             }
+        };
+        if path != parts.uri.path() {
+            match with_path(&parts.uri, &path) {
+                Some(uri) => parts.uri = uri,
+                None => {
+                    shared.metrics.client_error("bad_path");
+                    return bad_request(shared.style, "The request target cannot be forwarded");
+                }
+            }
+        }
+        match path.as_str() {
+            "/healthz" => return simple(&parts.method, "text/plain; charset=utf-8", "ok\n".into()),
             "/.well-known/jwks.json" => {
+                let req = Request::from_parts(parts, Full::<Bytes>::default());
                 return match shared.jwks.clone().oneshot(req).await {
                     Ok(res) => boxed(res),
                     Err(never) => match never {},
@@ -272,6 +322,18 @@ impl Gateway {
             }
             "/token" => {
                 if let Some(token) = &shared.token {
+                    // The form is small: read it whole, within its own
+                    // deadline, before the endpoint sees it.
+                    let body = ClientBody::new(body, TOKEN_BODY_LIMIT, TOKEN_BODY_TIMEOUT);
+                    let body = match body.collect().await {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(fault) => {
+                            shared.metrics.client_error(fault.kind());
+                            let (status, code, description) = fault.answer();
+                            return boxed(error_response(shared.style, status, code, description));
+                        }
+                    };
+                    let req = Request::from_parts(parts, Full::new(body));
                     return match token.clone().oneshot(req).await {
                         Ok(res) => res,
                         Err(never) => match never {},
@@ -280,23 +342,16 @@ impl Gateway {
             }
             _ => {}
         }
-        let path = match paths::normalize(req.uri().path()) {
-            Ok(p) => p,
-            Err(e) => {
-                return boxed(error_response(
-                    shared.style,
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    e.description(),
-                ));
-            }
-        };
         let access = shared
             .rules
             .iter()
             .find(|(prefix, _)| paths::covers(prefix, &path))
             .map_or(&shared.fallback, |(_, access)| access);
         drop(path);
+        let req = Request::from_parts(
+            parts,
+            ClientBody::new(body, shared.max_body, shared.body_timeout),
+        );
         let res = match access {
             Access::Public => {
                 shared.metrics.public();
@@ -309,6 +364,102 @@ impl Gateway {
             Err(never) => match never {},
         }
     }
+}
+
+/// Largest `/token` form read (the endpoint has its own, smaller, cap).
+const TOKEN_BODY_LIMIT: u64 = 64 * 1024;
+/// Time a client has to send its whole `/token` form.
+const TOKEN_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn bad_request(style: Style, description: &'static str) -> Response<GatewayBody> {
+    boxed(error_response(
+        style,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        description,
+    ))
+}
+
+/// `uri` with its path replaced by `path` (already a valid, encoded path).
+fn with_path(uri: &Uri, path: &str) -> Option<Uri> {
+    let mut target = String::with_capacity(path.len() + uri.query().map_or(0, |q| q.len() + 1));
+    target.push_str(path);
+    if let Some(q) = uri.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let mut uri_parts = uri.clone().into_parts();
+    uri_parts.path_and_query = Some(PathAndQuery::try_from(target).ok()?);
+    Uri::from_parts(uri_parts).ok()
+}
+
+/// RFC 9112 §3.2: one valid `Host` (none is allowed before HTTP/1.1); with an
+/// absolute-form target, its authority wins and replaces `Host` (§3.2.2).
+fn check_host(parts: &mut http::request::Parts) -> Result<(), &'static str> {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err("The request has more than one Host header");
+    }
+    if let Some(authority) = parts.uri.authority() {
+        if !valid_authority(authority.as_str()) {
+            return Err("The request target's authority is invalid");
+        }
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| "The request target's authority is invalid")?;
+        parts.headers.insert(HOST, host);
+        return Ok(());
+    }
+    match first {
+        Some(host) => {
+            let host = host.to_str().map_err(|_| "The Host header is invalid")?;
+            if valid_authority(host) {
+                Ok(())
+            } else {
+                Err("The Host header is invalid")
+            }
+        }
+        None if parts.version >= Version::HTTP_11 => Err("The request has no Host header"),
+        None => Ok(()),
+    }
+}
+
+/// `uri-host [ ":" port ]` (RFC 9110 §7.2): a reg-name, an IPv4 address or a
+/// bracketed IPv6 address, and a decimal port below 65536; no userinfo.
+fn valid_authority(s: &str) -> bool {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => ("v6", None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("v6", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (s, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*'
+                        | b'+' | b',' | b';' | b'=' | b'%'
+                )
+        });
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+    });
+    host_ok && port_ok
 }
 
 /// `GET`/`HEAD` answered with `body`; other methods get 405.
@@ -361,6 +512,9 @@ where
 /// Serves `gateway` on `listener` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish for up to `grace`, and returns.
 ///
+/// At most the configured `max_connections` are served at once; a connection
+/// over that is answered `503` with `Retry-After` and closed.
+///
 /// # Errors
 ///
 /// Never today: accept errors are logged and the loop goes on.
@@ -374,6 +528,7 @@ pub(crate) async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30));
+    let permits = Arc::new(Semaphore::new(gateway.shared.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -387,6 +542,11 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    gateway.shared.metrics.client_error("too_many_connections");
+                    tokio::spawn(refuse(stream));
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let gateway = gateway.clone();
                 let service = service_fn(move |mut req: Request<Incoming>| {
@@ -399,6 +559,7 @@ pub(crate) async fn serve(
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection error");
                     }
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,
@@ -413,6 +574,68 @@ pub(crate) async fn serve(
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => {
             tracing::warn!(grace = ?grace, "shutdown deadline reached; dropping the remaining connections");
+        }
+    }
+    Ok(())
+}
+
+/// Answers a connection over the limit without reading its request.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+retry-after: 1\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+content-length: 29\r\n\
+connection: close\r\n\
+\r\n\
+Too many connections; retry.\n";
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(BUSY).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+/// Serves the admin routes ([`Gateway::admin`]) on `listener` until
+/// `shutdown` completes.
+///
+/// # Errors
+///
+/// Never today: accept errors are logged and the loop goes on.
+pub(crate) async fn serve_admin(
+    gateway: Gateway,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    // Scrapers and probes: a handful at once is plenty.
+    let permits = Arc::new(Semaphore::new(64));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    tokio::spawn(refuse(stream));
+                    continue;
+                };
+                let gateway = gateway.clone();
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let res = gateway.admin(&req);
+                    async move { Ok::<_, Infallible>(res) }
+                });
+                let conn = http.serve_connection(TokioIo::new(stream), service);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                    drop(permit);
+                });
+            }
+            () = &mut shutdown => break,
         }
     }
     Ok(())

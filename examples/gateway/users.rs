@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper::body::Incoming;
+use http_body_util::Full;
 use tower::util::BoxCloneSyncService;
 use tower_jwt_auth::{AuthError, Claims, Resolution, ResolveUser};
 
@@ -32,7 +32,7 @@ pub(crate) type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// The token endpoint, type-erased.
 pub(crate) type TokenService =
-    BoxCloneSyncService<Request<Incoming>, Response<GatewayBody>, Infallible>;
+    BoxCloneSyncService<Request<Full<Bytes>>, Response<GatewayBody>, Infallible>;
 
 /// A user that a token names.
 #[derive(Debug, Clone)]
@@ -183,7 +183,7 @@ pub(crate) fn load(config: &Config, signer: TokenSigner) -> Result<Identity, Set
         builder = builder.audience([aud.clone()]);
     }
     let endpoint = builder.build();
-    let token = BoxCloneSyncService::new(ServiceExt::<Request<Incoming>>::map_response(
+    let token = BoxCloneSyncService::new(ServiceExt::<Request<Full<Bytes>>>::map_response(
         endpoint, boxed,
     ));
     Ok(Identity {
