@@ -1323,3 +1323,280 @@ async fn external_issuer_tokens_pass_and_unknown_issuers_never_reach_the_upstrea
         assert_eq!(n, usize::from(asymmetric), "{jwks}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Hardening (issue 9): path confusion, spoofed identity, Host, bodies.
+
+/// Sends `head` (request line and headers, without the blank line) and
+/// `body` raw, and reads the whole answer.
+async fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("{head}\r\nconnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    s.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn no_encoding_of_a_path_reaches_a_guarded_prefix_unguarded() {
+    let up = upstream(echo).await;
+    let gw = start(Config {
+        public: vec!["/public".into()],
+        require_scope: vec![("/items".into(), vec!["items".into()])],
+        ..config(Some(&up))
+    })
+    .await;
+    let no_items = token("johndoe", "me");
+    let refused = [
+        "/public/..%2fitems/secret",
+        "/public/%2e%2e%2fadmin/secret",
+        "/public/..;/items",
+        "/public/..\\items",
+        "/public/..%5citems",
+        "/public/..%5Citems",
+        "/public/..%252fitems",
+        "/public/%252e%252e/items",
+        "/public/..%c0%afitems",
+        "/public/..%ef%bc%8fitems",
+        "/public/%ef%bc%8e%ef%bc%8e/items",
+        "/public/..%e2%88%95items",
+        "/public/x%00",
+        "/public/x%3b/../../items",
+        "/items%2f42",
+        "//items",
+        "/items;x",
+        "/items\\",
+        "/x/..%2fitems",
+        "/public/%zz",
+    ];
+    for path in refused {
+        for auth in [None, Some(no_items.as_str())] {
+            let mut head = format!("GET {path} HTTP/1.1\r\nhost: gw");
+            if let Some(t) = auth {
+                head.push_str(&format!("\r\nauthorization: Bearer {t}"));
+            }
+            let res = raw(gw.addr, &head, b"").await;
+            assert!(res.starts_with("HTTP/1.1 400"), "{path}: {res}");
+        }
+    }
+    assert_eq!(up.hits(), 0, "a refused path reached the upstream");
+
+    // What the rules see is what the upstream gets.
+    for (path, forwarded) in [
+        ("/public/a/../b", "/public/b"),
+        ("/public/%61", "/public/a"),
+        ("/public/x%20y?q=%2F", "/public/x%20y?q=%2F"),
+    ] {
+        let res = raw(gw.addr, &format!("GET {path} HTTP/1.1\r\nhost: gw"), b"").await;
+        assert!(res.starts_with("HTTP/1.1 200"), "{path}: {res}");
+        assert_eq!(up.last().uri.to_string(), forwarded, "{path}");
+    }
+    // A dot-segment walk out of /public lands on /items, and needs its scope.
+    let res = raw(
+        gw.addr,
+        "GET /public/../items/secret HTTP/1.1\r\nhost: gw",
+        b"",
+    )
+    .await;
+    assert!(res.starts_with("HTTP/1.1 401"), "{res}");
+    let hits = up.hits();
+    let res = raw(
+        gw.addr,
+        &format!("GET /public/../items/secret HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {no_items}"),
+        b"",
+    )
+    .await;
+    assert!(res.starts_with("HTTP/1.1 403"), "{res}");
+    assert_eq!(up.hits(), hits);
+    let m = metrics(&gw).await;
+    assert!(m.contains(r#"gateway_client_errors_total{kind="bad_path"} 40"#), "{m}");
+}
+
+#[tokio::test]
+async fn merged_slashes_are_matched_as_forwarded() {
+    let up = upstream(echo).await;
+    let gw = start(Config {
+        public: vec!["/public".into()],
+        merge_slashes: true,
+        ..config(Some(&up))
+    })
+    .await;
+    let res = raw(gw.addr, "GET //public//a HTTP/1.1\r\nhost: gw", b"").await;
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    assert_eq!(up.last().uri.to_string(), "/public/a");
+    let res = raw(gw.addr, "GET //items HTTP/1.1\r\nhost: gw", b"").await;
+    assert!(res.starts_with("HTTP/1.1 401"), "{res}");
+}
+
+#[tokio::test]
+async fn client_identity_and_forwarding_headers_never_reach_the_upstream() {
+    let up = upstream(echo).await;
+    let gw = start(Config {
+        public: vec!["/public".into()],
+        ..config(Some(&up))
+    })
+    .await;
+    let spoofed = [
+        ("X_Auth_Subject", "admin"),
+        ("X_Auth_Scopes", "admin items"),
+        ("X-Auth-Issuer", "https://evil"),
+        ("x_auth_issuer", "https://evil"),
+        ("X-Real-IP", "10.0.0.1"),
+        ("X-Forwarded-For", "10.0.0.1"),
+        ("X-Forwarded-Port", "443"),
+        ("X-Forwarded-Prefix", "/admin"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "evil"),
+        ("X-Original-URL", "/admin"),
+        ("Forwarded", "for=10.0.0.1;proto=https"),
+        ("Some_Header", "x"),
+    ];
+    for path in ["/public/x", "/x"] {
+        let mut head = format!("GET {path} HTTP/1.1\r\nhost: gw");
+        for (k, v) in spoofed {
+            head.push_str(&format!("\r\n{k}: {v}"));
+        }
+        if path == "/x" {
+            head.push_str(&format!("\r\nauthorization: Bearer {}", token("johndoe", "me")));
+        }
+        let res = raw(gw.addr, &head, b"").await;
+        assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+        let seen = up.last().headers;
+        for name in seen.keys() {
+            assert!(!name.as_str().contains('_'), "{path}: {name} forwarded");
+        }
+        for (name, value) in [
+            ("x-forwarded-for", "127.0.0.1"),
+            ("x-real-ip", "127.0.0.1"),
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-host", "gw"),
+        ] {
+            assert_eq!(seen[name], value, "{path}: {name}");
+        }
+        for name in [
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "x-original-url",
+            "forwarded",
+            "x-auth-issuer",
+        ] {
+            assert!(!seen.contains_key(name), "{path}: {name} forwarded");
+        }
+        match path {
+            "/x" => assert_eq!(seen["x-auth-subject"], "johndoe"),
+            _ => assert!(!seen.contains_key("x-auth-subject")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_keeps_its_forwarding_headers() {
+    let up = upstream(echo).await;
+    let gw = start(Config {
+        public: vec!["/public".into()],
+        trusted_proxies: gateway::config::TrustedProxies(vec!["127.0.0.0/8".parse().unwrap()]),
+        ..config(Some(&up))
+    })
+    .await;
+    let head = "GET /public/x HTTP/1.1\r\nhost: gw\r\nx-forwarded-for: 203.0.113.7\r\nx-forwarded-proto: https\r\nX_Auth_Subject: admin";
+    let res = raw(gw.addr, head, b"").await;
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    let seen = up.last().headers;
+    assert_eq!(seen["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(seen["x-forwarded-proto"], "https");
+    assert!(!seen.contains_key("x_auth_subject"));
+}
+
+#[tokio::test]
+async fn host_must_be_one_and_valid() {
+    let up = upstream(echo).await;
+    let gw = start(Config {
+        public: vec!["/".into()],
+        ..config(Some(&up))
+    })
+    .await;
+    for head in [
+        "GET / HTTP/1.1",
+        "GET / HTTP/1.1\r\nhost: a\r\nhost: b",
+        "GET / HTTP/1.1\r\nhost: user@gw",
+        "GET / HTTP/1.1\r\nhost: gw/x",
+        "GET / HTTP/1.1\r\nhost: gw:99999",
+        "GET / HTTP/1.1\r\nhost: gw:8x",
+        "GET / HTTP/1.1\r\nhost: [::1",
+        "GET / HTTP/1.1\r\nhost: ",
+    ] {
+        let res = raw(gw.addr, head, b"").await;
+        assert!(res.starts_with("HTTP/1.1 400"), "{head:?}: {res}");
+    }
+    assert_eq!(up.hits(), 0);
+    let res = raw(gw.addr, "GET / HTTP/1.0", b"").await;
+    assert!(res.starts_with("HTTP/1.0 200"), "{res}");
+    // Absolute form: its authority wins over Host (RFC 9112 §3.2.2).
+    let res = raw(gw.addr, "GET http://real:8080/a HTTP/1.1\r\nhost: other", b"").await;
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    assert_eq!(up.last().headers["x-forwarded-host"], "real:8080");
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_a_client_error_and_a_trickle_times_out() {
+    // An upstream that reads the whole body before it answers.
+    let up = upstream(|req: Request<Incoming>| async move {
+        match req.into_body().collect().await {
+            Ok(_) => text(StatusCode::OK, "read"),
+            Err(_) => text(StatusCode::BAD_REQUEST, "cut"),
+        }
+    })
+    .await;
+    let gw = start(Config {
+        public: vec!["/".into()],
+        body_timeout: Duration::from_millis(300),
+        ..config(Some(&up))
+    })
+    .await;
+    let res = raw(
+        gw.addr,
+        "POST /x HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked",
+        b"zz\r\nhello\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(res.starts_with("HTTP/1.1 400"), "{res}");
+    // A body that never completes: 408 once the deadline passes.
+    let res = raw(
+        gw.addr,
+        "POST /x HTTP/1.1\r\nhost: gw\r\ncontent-length: 100",
+        b"only a part",
+    );
+    let res = tokio::time::timeout(Duration::from_secs(20), res).await.unwrap();
+    assert!(res.starts_with("HTTP/1.1 408"), "{res}");
+    // The token endpoint too.
+    let res = raw(
+        gw.addr,
+        "POST /token HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100",
+        b"grant_type=pass",
+    );
+    let res = tokio::time::timeout(Duration::from_secs(20), res).await.unwrap();
+    assert!(res.starts_with("HTTP/1.1 408"), "{res}");
+    let m = metrics(&gw).await;
+    assert!(m.contains(r#"gateway_client_errors_total{kind="body_malformed"} 1"#), "{m}");
+    assert!(m.contains(r#"gateway_client_errors_total{kind="body_timeout"} 2"#), "{m}");
+    assert!(!m.contains("gateway_upstream_errors_total{"), "{m}");
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503() {
+    let gw = start(Config {
+        max_connections: 1,
+        ..config(None)
+    })
+    .await;
+    // One idle connection holds the only permit.
+    let _held = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let res = raw(gw.addr, "GET /healthz HTTP/1.1\r\nhost: gw", b"").await;
+    assert!(res.starts_with("HTTP/1.1 503"), "{res}");
+    assert!(res.contains("retry-after: 1"), "{res}");
+}

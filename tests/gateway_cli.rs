@@ -303,7 +303,8 @@ fn sigterm_stops_the_gateway_with_status_0() {
     use std::io::{BufRead, BufReader};
 
     let mut child = Command::new(gateway_bin())
-        .args(["--listen", "127.0.0.1:0", "--shutdown-timeout", "5s"])
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args(["--shutdown-timeout", "5s"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
