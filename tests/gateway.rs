@@ -1043,7 +1043,10 @@ async fn healthz_needs_no_token_and_metrics_are_on_the_admin_listener_only() {
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         assert_eq!(body_string(res).await, "ok\n");
     }
-    assert_eq!(get(&admin("/nope"), None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&admin("/nope"), None).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let res = get(&admin("/metrics"), None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"]
@@ -1406,14 +1409,19 @@ async fn no_encoding_of_a_path_reaches_a_guarded_prefix_unguarded() {
     let hits = up.hits();
     let res = raw(
         gw.addr,
-        &format!("GET /public/../items/secret HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {no_items}"),
+        &format!(
+            "GET /public/../items/secret HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer {no_items}"
+        ),
         b"",
     )
     .await;
     assert!(res.starts_with("HTTP/1.1 403"), "{res}");
     assert_eq!(up.hits(), hits);
     let m = metrics(&gw).await;
-    assert!(m.contains(r#"gateway_client_errors_total{kind="bad_path"} 40"#), "{m}");
+    assert!(
+        m.contains(r#"gateway_client_errors_total{kind="bad_path"} 40"#),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -1461,7 +1469,10 @@ async fn client_identity_and_forwarding_headers_never_reach_the_upstream() {
             head.push_str(&format!("\r\n{k}: {v}"));
         }
         if path == "/x" {
-            head.push_str(&format!("\r\nauthorization: Bearer {}", token("johndoe", "me")));
+            head.push_str(&format!(
+                "\r\nauthorization: Bearer {}",
+                token("johndoe", "me")
+            ));
         }
         let res = raw(gw.addr, &head, b"").await;
         assert!(res.starts_with("HTTP/1.1 200"), "{res}");
@@ -1536,7 +1547,12 @@ async fn host_must_be_one_and_valid() {
     let res = raw(gw.addr, "GET / HTTP/1.0", b"").await;
     assert!(res.starts_with("HTTP/1.0 200"), "{res}");
     // Absolute form: its authority wins over Host (RFC 9112 §3.2.2).
-    let res = raw(gw.addr, "GET http://real:8080/a HTTP/1.1\r\nhost: other", b"").await;
+    let res = raw(
+        gw.addr,
+        "GET http://real:8080/a HTTP/1.1\r\nhost: other",
+        b"",
+    )
+    .await;
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     assert_eq!(up.last().headers["x-forwarded-host"], "real:8080");
 }
@@ -1570,7 +1586,9 @@ async fn a_malformed_body_is_a_client_error_and_a_trickle_times_out() {
         "POST /x HTTP/1.1\r\nhost: gw\r\ncontent-length: 100",
         b"only a part",
     );
-    let res = tokio::time::timeout(Duration::from_secs(20), res).await.unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(20), res)
+        .await
+        .unwrap();
     assert!(res.starts_with("HTTP/1.1 408"), "{res}");
     // The token endpoint too.
     let res = raw(
@@ -1578,11 +1596,19 @@ async fn a_malformed_body_is_a_client_error_and_a_trickle_times_out() {
         "POST /token HTTP/1.1\r\nhost: gw\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100",
         b"grant_type=pass",
     );
-    let res = tokio::time::timeout(Duration::from_secs(20), res).await.unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(20), res)
+        .await
+        .unwrap();
     assert!(res.starts_with("HTTP/1.1 408"), "{res}");
     let m = metrics(&gw).await;
-    assert!(m.contains(r#"gateway_client_errors_total{kind="body_malformed"} 1"#), "{m}");
-    assert!(m.contains(r#"gateway_client_errors_total{kind="body_timeout"} 2"#), "{m}");
+    assert!(
+        m.contains(r#"gateway_client_errors_total{kind="body_malformed"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"gateway_client_errors_total{kind="body_timeout"} 2"#),
+        "{m}"
+    );
     assert!(!m.contains("gateway_upstream_errors_total{"), "{m}");
 }
 

@@ -542,9 +542,7 @@ impl TrustedProxies {
     /// Whether `ip` is in one of the blocks (IPv4-mapped IPv6 as IPv4).
     pub(crate) fn contains(&self, ip: std::net::IpAddr) -> bool {
         let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map_or(ip, std::net::IpAddr::V4),
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
             v4 => v4,
         };
         self.0.iter().any(|net| net.contains(&ip))
@@ -897,11 +895,7 @@ impl Config {
             }
         }
         for (setting, value, file_value) in [
-            (
-                BODY_TIMEOUT,
-                cli.body_timeout.clone(),
-                file.body_timeout,
-            ),
+            (BODY_TIMEOUT, cli.body_timeout.clone(), file.body_timeout),
             (
                 UPSTREAM_TIMEOUT,
                 cli.upstream_timeout.clone(),
@@ -1372,7 +1366,8 @@ pub(crate) fn parse_upstream(s: &str) -> Result<Upstream, String> {
     }
     let base_path = uri.path().trim_end_matches('/').to_owned();
     if !base_path.is_empty() {
-        paths::normalize(&base_path, paths::PathPolicy::default()).map_err(|e| e.description().to_lowercase())?;
+        paths::normalize(&base_path, paths::PathPolicy::default())
+            .map_err(|e| e.description().to_lowercase())?;
     }
     Ok(Upstream {
         scheme: Scheme::HTTP,

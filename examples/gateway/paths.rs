@@ -57,9 +57,7 @@ impl PathError {
             Self::PathParameter => "The request path must not contain ';' path parameters",
             Self::DoubleEncoding => "The request path must not contain double percent-encoding",
             Self::InvalidUtf8 => "The request path is not valid UTF-8 once decoded",
-            Self::LookAlike => {
-                "The request path must not contain look-alikes of '/', '\\' or '.'"
-            }
+            Self::LookAlike => "The request path must not contain look-alikes of '/', '\\' or '.'",
             Self::EmptySegment => "The request path must not contain empty segments ('//')",
         }
     }
@@ -294,11 +292,11 @@ mod tests {
             ("/a%c0%ae%c0%ae/b", InvalidUtf8),
             ("/a%e0%80%af", InvalidUtf8),
             ("/a%ff", InvalidUtf8),
-            ("/a%ef%bc%8fitems", LookAlike), // U+FF0F
-            ("/a%ef%bc%bcitems", LookAlike), // U+FF3C
+            ("/a%ef%bc%8fitems", LookAlike),          // U+FF0F
+            ("/a%ef%bc%bcitems", LookAlike),          // U+FF3C
             ("/%ef%bc%8e%ef%bc%8e/items", LookAlike), // U+FF0E
-            ("/a%e2%88%95b", LookAlike),     // U+2215
-            ("/a%e2%80%a5/b", LookAlike),    // U+2025 (two dots)
+            ("/a%e2%88%95b", LookAlike),              // U+2215
+            ("/a%e2%80%a5/b", LookAlike),             // U+2025 (two dots)
             ("*", NotOrigin),
             ("", NotOrigin),
         ];

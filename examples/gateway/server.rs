@@ -277,7 +277,9 @@ impl Gateway {
                 self.shared.metrics.render().into(),
             ),
             // Ready once built: the users and keys are loaded by then.
-            "/healthz" | "/readyz" => simple(req.method(), "text/plain; charset=utf-8", "ok\n".into()),
+            "/healthz" | "/readyz" => {
+                simple(req.method(), "text/plain; charset=utf-8", "ok\n".into())
+            }
             _ => {
                 let mut res = Response::new(Full::new(Bytes::from_static(b"not found\n")));
                 *res.status_mut() = StatusCode::NOT_FOUND;
@@ -452,12 +454,28 @@ fn valid_authority(s: &str) -> bool {
             b.is_ascii_alphanumeric()
                 || matches!(
                     b,
-                    b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*'
-                        | b'+' | b',' | b';' | b'=' | b'%'
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b'%'
                 )
         });
     let port_ok = port.is_none_or(|p| {
-        !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok()
     });
     host_ok && port_ok
 }
