@@ -1423,13 +1423,19 @@ fn parse_prefix(s: &str) -> Result<String, String> {
     if !s.is_ascii() {
         return Err("a prefix must be ASCII (percent-encode other characters)".to_owned());
     }
-    paths::normalize(
+    let normalized = paths::normalize(
         s,
         paths::PathPolicy {
             allow_empty_segments: false,
         },
     )
-    .map_err(|e| e.description().to_lowercase())
+    .map_err(|e| e.description().to_lowercase())?;
+    // A prefix is matched against normalized paths: one written in another
+    // form (dot-segments, needless escapes) would never match as written.
+    if normalized != s {
+        return Err(format!("a prefix must be written normalized: {normalized}"));
+    }
+    Ok(normalized)
 }
 
 fn is_scope_token(s: &str) -> bool {
