@@ -28,11 +28,17 @@
 //!
 //! Deviation: this crate requires `exp` in every token (PyJWT accepts a token
 //! without one); the tutorial's tokens always carry it.
+//!
+//! The tutorial has no brute-force throttle, and this app claims its answers
+//! byte for byte, so it runs without one too; `--throttle` turns the token
+//! endpoint's default [`Throttle`] on (then a client that fails 10 times on a
+//! username gets 429 for it).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -40,7 +46,7 @@ use clap::Parser;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tower_jwt_auth::axum::CurrentUser;
-use tower_jwt_auth::token::{MemoryStore, StoredUser, TokenEndpoint, UserProfile};
+use tower_jwt_auth::token::{MemoryStore, StoredUser, Throttle, TokenEndpoint, UserProfile};
 use tower_jwt_auth::{Algorithm, AuthLayer, ConfigError, JwtValidator, SigningKey, Style};
 
 /// The tutorial's secret. To get a string like this run: `openssl rand -hex 32`.
@@ -61,6 +67,11 @@ struct Args {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: SocketAddr,
+    /// Throttle failed logins (the token endpoint's default `Throttle`). The
+    /// tutorial has none, and without this flag neither has this app, so that
+    /// every answer is the tutorial's.
+    #[arg(long)]
+    throttle: bool,
 }
 
 /// `fake_users_db`: johndoe, and alice, who is disabled.
@@ -113,6 +124,16 @@ async fn method_not_allowed() -> (StatusCode, Json<Value>) {
 ///
 /// When a key, the validator or the endpoint cannot be built.
 pub(crate) fn app() -> Result<Router, ConfigError> {
+    app_with(Throttle::disabled())
+}
+
+/// The application, with `throttle` on failed logins; the client is the peer
+/// address of axum's `ConnectInfo` (see [`serve_with`]).
+///
+/// # Errors
+///
+/// When a key, the validator, a scope or the endpoint cannot be built.
+pub(crate) fn app_with(throttle: Throttle) -> Result<Router, ConfigError> {
     // POST /token: checks the password, issues a 30-minute HS256 token. Like the
     // tutorial, it does not look at `disabled`; bad credentials get 401
     // `Incorrect username or password` with `WWW-Authenticate: Bearer`.
@@ -123,6 +144,13 @@ pub(crate) fn app() -> Result<Router, ConfigError> {
     .style(Style::FastApi)
     .ttl(Duration::from_secs(ACCESS_TOKEN_EXPIRE_MINUTES * 60))?
     .check_disabled(false)
+    .throttle(throttle)
+    .client_ip(|parts| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+    })
     .build();
 
     // get_current_active_user: a valid token (leeway 0, as PyJWT), a user that
@@ -152,7 +180,21 @@ pub(crate) async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    axum::serve(listener, app()?)
+    serve_with(listener, Throttle::disabled(), shutdown).await
+}
+
+/// [`serve`] with `throttle` on failed logins.
+///
+/// # Errors
+///
+/// When the app cannot be built or the server fails.
+pub(crate) async fn serve_with(
+    listener: TcpListener,
+    throttle: Throttle,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let app = app_with(throttle)?.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
@@ -163,7 +205,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = Args::parse();
     let listener = TcpListener::bind(args.listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    serve(listener, async {
+    let throttle = if args.throttle {
+        Throttle::new()
+    } else {
+        Throttle::disabled()
+    };
+    serve_with(listener, throttle, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

@@ -1626,3 +1626,43 @@ async fn connections_over_the_limit_get_503() {
     assert!(res.starts_with("HTTP/1.1 503"), "{res}");
     assert!(res.contains("retry-after: 1"), "{res}");
 }
+
+/// Logs in through `gw`, claiming the client `xff` in `X-Forwarded-For`.
+async fn login_as(gw: &Running, xff: &str, username: &str, password: &str) -> StatusCode {
+    let form = format!("grant_type=password&username={username}&password={password}");
+    let req = Request::post(gw.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", xff)
+        .body(full(form))
+        .unwrap();
+    client().request(req).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn failing_clients_lock_themselves_out_not_the_owner() {
+    // Behind a trusted proxy (the test client on 127.0.0.1), the client is the
+    // address the proxy appended.
+    let gw = start(Config {
+        trusted_proxies: gateway::config::TrustedProxies(vec!["127.0.0.0/8".parse().unwrap()]),
+        ..config(None)
+    })
+    .await;
+    for _ in 0..10 {
+        let status = login_as(&gw, "192.0.2.66", "johndoe", "wrong").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let attacker = login_as(&gw, "192.0.2.66", "johndoe", "secret").await;
+    assert_eq!(attacker, StatusCode::TOO_MANY_REQUESTS);
+    let owner = login_as(&gw, "198.51.100.7", "johndoe", "secret").await;
+    assert_eq!(owner, StatusCode::OK);
+
+    // Without a trusted proxy, X-Forwarded-For is the client's word: a new
+    // address per guess does not escape the lock.
+    let gw = start(config(None)).await;
+    for i in 0..10 {
+        let status = login_as(&gw, &format!("192.0.2.{i}"), "johndoe", "wrong").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let status = login_as(&gw, "192.0.2.200", "johndoe", "secret").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -49,8 +49,7 @@ fn login_form(user: &str, password: &str) -> String {
 async fn axum_router_serves_the_endpoint_and_the_protected_route() {
     let endpoint = builder(store())
         .throttle(
-            Throttle::new()
-                .without_per_username()
+            Throttle::disabled()
                 .per_ip(2, Duration::from_secs(3600))
                 .unwrap(),
         )

@@ -14,18 +14,42 @@ use tower_jwt_auth::AuthLayer;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-fn per_username(n: u32) -> Throttle {
-    Throttle::new()
-        .per_username(n, HOUR)
-        .unwrap()
-        .without_per_ip()
+/// Only the (username, client) lock.
+fn per_pair(n: u32) -> Throttle {
+    Throttle::disabled().per_username_and_ip(n, HOUR).unwrap()
 }
 
 fn per_ip(n: u32) -> Throttle {
-    Throttle::new()
-        .without_per_username()
-        .per_ip(n, HOUR)
-        .unwrap()
+    Throttle::disabled().per_ip(n, HOUR).unwrap()
+}
+
+/// The client address comes from a test header, as a trusted proxy's would.
+fn by_test_header<S: tower_jwt_auth::token::UserStore>(
+    b: tower_jwt_auth::token::TokenEndpointBuilder<S>,
+) -> tower_jwt_auth::token::TokenEndpointBuilder<S> {
+    b.client_ip(|parts| {
+        parts
+            .headers
+            .get("x-test-client")?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    })
+}
+
+/// Logs in from the client `ip` (see [`by_test_header`]).
+async fn login_from(server: &TestServer, ip: &str, username: &str, password: &str) -> Answer {
+    let req = http::Request::post(server.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-test-client", ip)
+        .body(full(form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ])))
+        .unwrap();
+    send(req).await
 }
 
 fn retry_after(a: &Answer) -> u64 {
@@ -37,7 +61,7 @@ fn retry_after(a: &Answer) -> u64 {
 
 #[tokio::test]
 async fn failures_past_the_username_limit_get_429_with_retry_after() {
-    let server = serve_endpoint(builder(store()).throttle(per_username(3)).build()).await;
+    let server = serve_endpoint(builder(store()).throttle(per_pair(3)).build()).await;
     for _ in 0..3 {
         login(&server, "johndoe", "wrong")
             .await
@@ -51,7 +75,7 @@ async fn failures_past_the_username_limit_get_429_with_retry_after() {
 
 #[tokio::test]
 async fn throttled_answer_is_the_same_for_right_and_wrong_passwords() {
-    let endpoint = builder(store()).throttle(per_username(2)).build();
+    let endpoint = builder(store()).throttle(per_pair(2)).build();
     let hasher = endpoint.hasher().clone();
     let server = serve_endpoint(endpoint).await;
     login(&server, "johndoe", "wrong").await;
@@ -75,8 +99,8 @@ async fn throttled_answer_is_the_same_for_right_and_wrong_passwords() {
 }
 
 #[tokio::test]
-async fn username_throttle_does_not_touch_other_users() {
-    let server = serve_endpoint(builder(store()).throttle(per_username(1)).build()).await;
+async fn pair_throttle_does_not_touch_other_users() {
+    let server = serve_endpoint(builder(store()).throttle(per_pair(1)).build()).await;
     login(&server, "johndoe", "wrong").await;
     assert_eq!(
         login(&server, "johndoe", "secret").await.status,
@@ -90,7 +114,7 @@ async fn username_throttle_does_not_touch_other_users() {
 
 #[tokio::test]
 async fn a_successful_login_clears_the_username_counter() {
-    let server = serve_endpoint(builder(store()).throttle(per_username(3)).build()).await;
+    let server = serve_endpoint(builder(store()).throttle(per_pair(3)).build()).await;
     login(&server, "johndoe", "wrong").await;
     login(&server, "johndoe", "wrong").await;
     assert_eq!(
@@ -121,8 +145,8 @@ async fn failures_from_one_ip_across_usernames_get_429() {
 
 #[tokio::test]
 async fn per_ip_throttle_reads_a_custom_client_ip() {
-    // A client_ip hook that sees no address: only per-username counting is left,
-    // and it is off here, so nothing is throttled.
+    // A client_ip hook that sees no address: the per-client counter has
+    // nothing to count, so nothing is throttled.
     let endpoint = builder(store())
         .throttle(per_ip(1))
         .client_ip(|_| None)
@@ -136,8 +160,71 @@ async fn per_ip_throttle_reads_a_custom_client_ip() {
 }
 
 #[tokio::test]
+async fn a_client_failing_on_purpose_does_not_lock_the_owner_out() {
+    let endpoint = by_test_header(builder(store())).throttle(Throttle::new());
+    let server = serve_endpoint(endpoint.build()).await;
+    // The default throttle: 10 failures lock the (username, client) pair.
+    for _ in 0..10 {
+        login_from(&server, "192.0.2.66", "johndoe", "wrong")
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    login_from(&server, "192.0.2.66", "johndoe", "secret")
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+    // The owner, from another address, logs in.
+    let owner = login_from(&server, "198.51.100.7", "johndoe", "secret").await;
+    assert_eq!(owner.status, StatusCode::OK, "{owner:?}");
+}
+
+#[tokio::test]
+async fn a_client_trying_many_usernames_is_locked_out() {
+    let throttle = Throttle::new().per_ip(5, HOUR).unwrap();
+    let server = serve_endpoint(by_test_header(builder(store())).throttle(throttle).build()).await;
+    for i in 0..5 {
+        login_from(&server, "192.0.2.66", &format!("user{i}"), "guess")
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    login_from(&server, "192.0.2.66", "johndoe", "secret")
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "slow_down");
+    // The same guesses from another client are not refused.
+    assert_eq!(
+        login_from(&server, "192.0.2.67", "johndoe", "secret")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn guesses_from_many_clients_slow_the_username_down_but_never_lock_it() {
+    let delay = Duration::from_millis(300);
+    let throttle = Throttle::disabled().per_username(3, HOUR, delay).unwrap();
+    let server = serve_endpoint(by_test_header(builder(store())).throttle(throttle).build()).await;
+    for i in 0..3 {
+        login_from(&server, &format!("192.0.2.{i}"), "johndoe", "wrong")
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    // Past the limit: every attempt waits, the owner's too, and succeeds.
+    for (ip, password, status) in [
+        ("192.0.2.10", "wrong", StatusCode::BAD_REQUEST),
+        ("192.0.2.11", "secret", StatusCode::OK),
+        ("192.0.2.12", "secret", StatusCode::OK),
+    ] {
+        let started = std::time::Instant::now();
+        let answer = login_from(&server, ip, "johndoe", password).await;
+        assert_eq!(answer.status, status, "{answer:?}");
+        // A sleep lasts at least its duration: a lower bound cannot flake.
+        assert!(started.elapsed() >= delay, "{ip} was not slowed down");
+    }
+}
+
+#[tokio::test]
 async fn bad_requests_do_not_count_as_failures() {
-    let server = serve_endpoint(builder(store()).throttle(per_username(1)).build()).await;
+    let server = serve_endpoint(builder(store()).throttle(per_pair(1)).build()).await;
     for _ in 0..3 {
         post_form(&server, "grant_type=password&username=johndoe&password=%zz")
             .await
@@ -224,7 +311,7 @@ async fn busy_answers_do_not_count_as_failures() {
     let server = serve_endpoint(
         builder(store())
             .hasher(hasher)
-            .throttle(per_username(1))
+            .throttle(per_pair(1))
             .build(),
     )
     .await;

@@ -7,6 +7,7 @@ mod tutorial;
 mod tutorial_common;
 
 use http::Method;
+use tower_jwt_auth::token::Throttle;
 use tower_jwt_auth::{sign_hs256, Claims};
 use tutorial_common::{
     decode, now, Server, COULD_NOT_VALIDATE, INACTIVE, INCORRECT, JOHNDOE, NOT_AUTHENTICATED,
@@ -266,5 +267,39 @@ async fn unknown_paths_and_methods_answer_like_fastapi() {
         .send(Method::DELETE, "/status/", &[], "")
         .await
         .assert(405, r#"{"detail":"Method Not Allowed"}"#, None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_are_not_throttled_unless_asked() {
+    let server = start().await;
+    for _ in 0..12 {
+        let answer = server
+            .login("grant_type=password&username=johndoe&password=wrong")
+            .await;
+        assert_ne!(answer.status, 429);
+    }
+    let right = server
+        .login("grant_type=password&username=johndoe&password=secret")
+        .await;
+    assert_eq!(right.status, 200, "as in the tutorial: no throttle");
+    server.stop().await;
+
+    // --throttle: the endpoint's default throttle, per (username, client).
+    let server = Server::start(|listener, stop| {
+        tutorial::serve_with(listener, Throttle::new(), async {
+            let _ = stop.await;
+        })
+    })
+    .await;
+    for _ in 0..10 {
+        server
+            .login("grant_type=password&username=johndoe&password=wrong")
+            .await;
+    }
+    let right = server
+        .login("grant_type=password&username=johndoe&password=secret")
+        .await;
+    assert_eq!(right.status, 429, "{}", right.json());
     server.stop().await;
 }

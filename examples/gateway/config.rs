@@ -547,6 +547,39 @@ impl TrustedProxies {
         };
         self.0.iter().any(|net| net.contains(&ip))
     }
+
+    /// The client behind `peer`: `peer` itself, unless it is a trusted proxy;
+    /// then the right-most address of `X-Forwarded-For` that is not a trusted
+    /// proxy (each proxy appends its peer, so only the entries trusted proxies
+    /// appended can be believed, read from the right). A malformed entry ends
+    /// the walk at the last address known good.
+    pub(crate) fn client_ip(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &http::HeaderMap,
+    ) -> std::net::IpAddr {
+        let mut client = peer;
+        if !self.contains(client) {
+            return client;
+        }
+        let values: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        for item in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+            match item.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !self.contains(ip) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        client
+    }
 }
 
 impl Default for Config {
@@ -1512,6 +1545,40 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_behind_trusted_proxies_is_the_rightmost_untrusted_address() {
+        let trusted = TrustedProxies(vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "192.168.1.1/32".parse().unwrap(),
+        ]);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let xff = |values: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        let spoofed = xff(&["6.6.6.6"]);
+        // An untrusted peer is the client, whatever it claims.
+        assert_eq!(
+            trusted.client_ip(ip("203.0.113.5"), &spoofed),
+            ip("203.0.113.5")
+        );
+        // A trusted peer vouches for the entry it appended, not those before.
+        let h = xff(&["6.6.6.6, 198.51.100.7", "192.168.1.1"]);
+        assert_eq!(trusted.client_ip(ip("10.1.2.3"), &h), ip("198.51.100.7"));
+        // Only trusted proxies all the way: the left-most of them.
+        let h = xff(&["10.9.9.9"]);
+        assert_eq!(trusted.client_ip(ip("10.1.2.3"), &h), ip("10.9.9.9"));
+        // A malformed entry stops the walk at the last good address.
+        let h = xff(&["198.51.100.7, junk, 10.9.9.9"]);
+        assert_eq!(trusted.client_ip(ip("10.1.2.3"), &h), ip("10.9.9.9"));
+        // No header: the proxy itself.
+        let h = http::HeaderMap::new();
+        assert_eq!(trusted.client_ip(ip("10.1.2.3"), &h), ip("10.1.2.3"));
+    }
 
     fn parse(args: &[&str], secret: Option<&str>) -> Result<Config, Vec<SettingError>> {
         let mut argv = vec!["gateway"];

@@ -175,7 +175,14 @@ pub(crate) fn load(config: &Config, signer: TokenSigner) -> Result<Identity, Set
         .ttl(config.token_ttl)
         .map_err(|e| core(config::TOKEN_TTL, e))?
         .style(config.style)
-        .client_ip(|parts| parts.extensions.get::<ClientAddr>().map(|a| a.0.ip()));
+        .client_ip({
+            // Behind a trusted proxy, the client is the address it vouches for.
+            let trusted = config.trusted_proxies.clone();
+            move |parts| {
+                let peer = parts.extensions.get::<ClientAddr>()?.0.ip();
+                Some(trusted.client_ip(peer, &parts.headers))
+            }
+        });
     if let Some(iss) = &config.issuer {
         builder = builder.issuer(iss.clone());
     }

@@ -567,6 +567,11 @@ where
         .throttle_state
         .attempt(&username, ip, Instant::now())
         .map_err(Refusal::Throttled)?;
+    if let Some(delay) = charge.delay {
+        // The per-username slow-down: the same wait for every attempt on the
+        // username, before the store or the hasher is asked.
+        tokio::time::sleep(delay).await;
+    }
 
     let outcome = authenticate(cfg, &username, password.0.into_bytes()).await;
     match &outcome {

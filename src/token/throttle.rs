@@ -1,4 +1,5 @@
-//! Brute-force throttle: failed logins counted per username and per client IP.
+//! Brute-force throttle: failed logins counted per (username, client), per
+//! client, and per username over all clients.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -12,36 +13,51 @@ use crate::ConfigError;
 /// Settings of the token endpoint's brute-force throttle (RFC 6749 §4.3.2: the
 /// endpoint "MUST protect ... against brute force attacks").
 ///
-/// Failed logins are counted per username (OWASP: the counter belongs to the
-/// account) and per client IP (IPv6 addresses by their /64). Once a key reaches
-/// `max_failures` within `window` (a fixed window that opens at its first
-/// failure), every attempt on it gets 429 with `Retry-After` until the window
-/// closes, **whether the password is right or not**, and without any hashing.
+/// Failed logins are counted with three keys, each in a fixed window that
+/// opens at its first failure. A client is its IP address (IPv6 addresses by
+/// their /64, which one client usually owns).
+///
+/// | key | default | past the limit |
+/// |---|---|---|
+/// | username **and** client | 10 failures in 15 min | that client gets 429 `slow_down` with `Retry-After` for that username, right password or not |
+/// | client | 100 failures in 15 min | that client gets 429 for every username (credential stuffing) |
+/// | username, over all clients | 100 failures in 15 min | every attempt on the username waits 2 s before it is checked: a slow-down, never a lock-out |
+///
+/// So a client that fails on purpose locks only itself out: the owner of the
+/// account, from another address, still logs in (OWASP Authentication Cheat
+/// Sheet: "account lockout" is a denial of service). Guessing one password from
+/// many addresses is slowed down for everyone trying that username, the owner
+/// too, but never refused.
 ///
 /// - Every attempt is counted *before* the password is checked and given back
-///   when it succeeds, so a burst of parallel guesses cannot overshoot the limit.
-///   A successful login clears its username's counter.
+///   when it succeeds, so a burst of parallel guesses cannot overshoot a
+///   limit. A successful login clears its (username, client) counter; the
+///   username's counter over all clients only gets that attempt back, since
+///   the other clients' failures still happened.
+/// - Locked attempts are refused without hashing; slowed attempts wait before
+///   hashing and before the store is asked, and the wait is the same whether
+///   the user exists or not.
 /// - Unknown usernames are counted like known ones (no enumeration).
 /// - The username is counted exactly as submitted. With a store that matches
 ///   usernames case-insensitively, `JohnDoe` and `johndoe` have separate
-///   counters; the per-IP counter still applies.
+///   counters; the per-client counter still applies.
+/// - Without a client address (see
+///   [`client_ip`](super::TokenEndpointBuilder::client_ip)), all clients are
+///   one: the (username, client) counter then locks the username for
+///   everyone. Give the endpoint the address.
 /// - Memory is bounded: each table keeps at most
 ///   [`max_entries`](Self::max_entries) keys (a 64-bit keyed hash each, never
 ///   the username), dropping closed windows first and then the oldest.
-///
-/// Defaults: 10 failures per username and 100 per IP in 15 minutes, 10 000
-/// entries per table.
-///
-/// A username-only throttle lets anyone lock an account for the window by
-/// failing on purpose; the window is the price. Tune it to your users.
 ///
 /// ```
 /// use std::time::Duration;
 /// use tower_jwt_auth::token::Throttle;
 ///
+/// let five_minutes = Duration::from_secs(300);
 /// let throttle = Throttle::new()
-///     .per_username(5, Duration::from_secs(300))?
-///     .per_ip(50, Duration::from_secs(300))?
+///     .per_username_and_ip(5, five_minutes)?
+///     .per_ip(50, five_minutes)?
+///     .per_username(200, five_minutes, Duration::from_secs(1))?
 ///     .max_entries(50_000)?;
 /// # let _ = throttle;
 /// # Ok::<(), tower_jwt_auth::ConfigError>(())
@@ -49,8 +65,9 @@ use crate::ConfigError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[must_use]
 pub struct Throttle {
-    per_username: Option<Limit>,
+    per_pair: Option<Limit>,
     per_ip: Option<Limit>,
+    per_username: Option<(Limit, Duration)>,
     max_entries: usize,
 }
 
@@ -79,48 +96,62 @@ fn limit(max_failures: u32, window: Duration, what: &str) -> Result<Limit, Confi
     })
 }
 
+/// The default window of every counter (15 minutes).
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+
 impl Throttle {
-    /// The default throttle.
+    /// The default throttle (see the table above).
     pub fn new() -> Self {
-        let window = Duration::from_secs(15 * 60);
         Self {
-            per_username: Some(Limit {
+            per_pair: Some(Limit {
                 max_failures: 10,
-                window,
+                window: WINDOW,
             }),
             per_ip: Some(Limit {
                 max_failures: 100,
-                window,
+                window: WINDOW,
             }),
+            per_username: Some((
+                Limit {
+                    max_failures: 100,
+                    window: WINDOW,
+                },
+                Duration::from_secs(2),
+            )),
             max_entries: 10_000,
         }
     }
 
-    /// No throttle at all. Only for tests or when a layer in front of the
-    /// endpoint throttles logins.
+    /// No throttle at all. Only for tests, for a demo that must answer like an
+    /// unthrottled original, or when a layer in front of the endpoint
+    /// throttles logins.
     pub fn disabled() -> Self {
         Self {
-            per_username: None,
+            per_pair: None,
             per_ip: None,
+            per_username: None,
             max_entries: 10_000,
         }
     }
 
-    /// Allows `max_failures` failed logins per username within `window`.
+    /// Allows `max_failures` failed logins per (username, client IP) within
+    /// `window`; past it, that client is refused for that username until the
+    /// window closes.
     ///
     /// # Errors
     ///
     /// [`ConfigError::Invalid`] for zero failures or a zero window.
-    pub fn per_username(
+    pub fn per_username_and_ip(
         mut self,
         max_failures: u32,
         window: Duration,
     ) -> Result<Self, ConfigError> {
-        self.per_username = Some(limit(max_failures, window, "per_username")?);
+        self.per_pair = Some(limit(max_failures, window, "per_username_and_ip")?);
         Ok(self)
     }
 
-    /// Allows `max_failures` failed logins per client IP within `window`.
+    /// Allows `max_failures` failed logins per client IP, over all usernames,
+    /// within `window`; past it, the client is refused until the window closes.
     ///
     /// # Errors
     ///
@@ -130,15 +161,45 @@ impl Throttle {
         Ok(self)
     }
 
-    /// Turns the per-username counter off.
-    pub fn without_per_username(mut self) -> Self {
-        self.per_username = None;
+    /// Past `max_failures` failed logins for a username from all clients
+    /// within `window`, every attempt on that username waits `delay` before
+    /// the password is checked, until the window closes. Nobody is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for zero failures, a zero window, or a zero
+    /// delay or one over a minute (a client waiting that long has given up).
+    pub fn per_username(
+        mut self,
+        max_failures: u32,
+        window: Duration,
+        delay: Duration,
+    ) -> Result<Self, ConfigError> {
+        let l = limit(max_failures, window, "per_username")?;
+        if delay.is_zero() || delay > Duration::from_secs(60) {
+            return Err(ConfigError::Invalid(
+                "the per_username slow-down needs a delay between 1 ms and 60 s".into(),
+            ));
+        }
+        self.per_username = Some((l, delay));
+        Ok(self)
+    }
+
+    /// Turns the (username, client) counter off.
+    pub fn without_per_username_and_ip(mut self) -> Self {
+        self.per_pair = None;
         self
     }
 
-    /// Turns the per-IP counter off.
+    /// Turns the per-client counter off.
     pub fn without_per_ip(mut self) -> Self {
         self.per_ip = None;
+        self
+    }
+
+    /// Turns the per-username slow-down off.
+    pub fn without_per_username(mut self) -> Self {
+        self.per_username = None;
         self
     }
 
@@ -155,6 +216,11 @@ impl Throttle {
         }
         self.max_entries = max_entries;
         Ok(self)
+    }
+
+    /// Whether any counter is on.
+    pub fn is_enabled(&self) -> bool {
+        self.per_pair.is_some() || self.per_ip.is_some() || self.per_username.is_some()
     }
 }
 
@@ -191,6 +257,11 @@ impl Table {
             return None;
         }
         (entry.failures >= self.limit.max_failures).then(|| closes - now)
+    }
+
+    /// Whether `key` has reached its limit in an open window.
+    fn over(&mut self, key: u64, now: Instant) -> bool {
+        self.blocked(key, now).is_some()
     }
 
     fn charge(&mut self, key: u64, now: Instant) {
@@ -238,8 +309,9 @@ impl Table {
 /// The live counters of a [`Throttle`].
 #[derive(Debug)]
 pub(crate) struct ThrottleState {
-    users: Option<Mutex<Table>>,
+    pairs: Option<Mutex<Table>>,
     ips: Option<Mutex<Table>>,
+    users: Option<(Mutex<Table>, Duration)>,
     hasher: RandomState,
 }
 
@@ -247,101 +319,141 @@ pub(crate) struct ThrottleState {
 /// [`ThrottleState::refund`], or leave it as a failure.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Charge {
-    user: Option<u64>,
+    pair: Option<u64>,
     ip: Option<u64>,
+    user: Option<u64>,
+    /// How long the attempt waits before it is checked (the per-username
+    /// slow-down), if at all.
+    pub(crate) delay: Option<Duration>,
 }
 
 fn lock(t: &Mutex<Table>) -> std::sync::MutexGuard<'_, Table> {
     t.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Tags that keep the three kinds of keys apart in the one keyed hash.
+const PAIR: u8 = 1;
+const USER: u8 = 2;
+
 impl ThrottleState {
     pub(crate) fn new(config: &Throttle) -> Self {
-        let table = |l: Option<Limit>| l.map(|l| Mutex::new(Table::new(l, config.max_entries)));
+        let table = |l: Limit| Mutex::new(Table::new(l, config.max_entries));
         Self {
-            users: table(config.per_username),
-            ips: table(config.per_ip),
+            pairs: config.per_pair.map(table),
+            ips: config.per_ip.map(table),
+            users: config.per_username.map(|(l, d)| (table(l), d)),
             hasher: RandomState::new(),
         }
     }
 
-    fn ip_key(&self, ip: IpAddr) -> u64 {
-        let bytes: [u8; 17] = match ip {
+    /// The client's bytes: the address, IPv6 by its /64, IPv4-mapped as IPv4.
+    fn ip_bytes(ip: IpAddr) -> [u8; 17] {
+        let mut b = [0u8; 17];
+        match ip {
             IpAddr::V4(v4) => {
-                let mut b = [0u8; 17];
                 b[0] = 4;
                 b[1..5].copy_from_slice(&v4.octets());
-                b
             }
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => return self.ip_key(IpAddr::V4(v4)),
+                Some(v4) => return Self::ip_bytes(IpAddr::V4(v4)),
                 None => {
-                    let mut b = [0u8; 17];
                     b[0] = 6;
                     // One client usually owns a whole /64.
                     b[1..9].copy_from_slice(&v6.octets()[..8]);
-                    b
                 }
             },
-        };
-        self.hasher.hash_one(bytes)
+        }
+        b
     }
 
-    /// Counts an attempt for `username` (and `ip`), or says how long to wait.
+    /// Counts an attempt for `username` from `ip`, or says how long to wait.
     pub(crate) fn attempt(
         &self,
         username: &str,
         ip: Option<IpAddr>,
         now: Instant,
     ) -> Result<Charge, Duration> {
-        let user = self.users.as_ref().map(|_| self.hasher.hash_one(username));
-        let ip = self.ips.as_ref().and(ip).map(|ip| self.ip_key(ip));
-        let mut users = self.users.as_ref().map(lock);
-        let mut ips = self.ips.as_ref().map(lock);
-        let wait_user = users
-            .as_mut()
-            .zip(user)
-            .and_then(|(t, k)| t.blocked(k, now));
-        let wait_ip = ips.as_mut().zip(ip).and_then(|(t, k)| t.blocked(k, now));
-        if let Some(wait) = wait_user.max(wait_ip) {
-            return Err(wait);
+        // No address: every client is one ([0; 17] is no address's bytes).
+        let client = ip.map(Self::ip_bytes).unwrap_or_default();
+        let pair = self
+            .pairs
+            .as_ref()
+            .map(|_| self.hasher.hash_one((PAIR, client, username)));
+        let ip = self
+            .ips
+            .as_ref()
+            .and(ip)
+            .map(|_| self.hasher.hash_one(client));
+        let user = self
+            .users
+            .as_ref()
+            .map(|_| self.hasher.hash_one((USER, username)));
+        // Both locking tables are held from check to charge (always in this
+        // order), so a burst of parallel guesses cannot overshoot a limit.
+        {
+            let mut pairs = self.pairs.as_ref().zip(pair).map(|(t, k)| (lock(t), k));
+            let mut ips = self.ips.as_ref().zip(ip).map(|(t, k)| (lock(t), k));
+            let wait_pair = pairs.as_mut().and_then(|(t, k)| t.blocked(*k, now));
+            let wait_ip = ips.as_mut().and_then(|(t, k)| t.blocked(*k, now));
+            if let Some(wait) = wait_pair.max(wait_ip) {
+                return Err(wait);
+            }
+            for (t, k) in pairs.iter_mut().chain(ips.iter_mut()) {
+                t.charge(*k, now);
+            }
         }
-        if let Some((t, k)) = users.as_mut().zip(user) {
-            t.charge(k, now);
-        }
-        if let Some((t, k)) = ips.as_mut().zip(ip) {
-            t.charge(k, now);
-        }
-        Ok(Charge { user, ip })
+        let delay = match (&self.users, user) {
+            (Some((t, delay)), Some(k)) => {
+                let mut t = lock(t);
+                let slowed = t.over(k, now);
+                t.charge(k, now);
+                slowed.then_some(*delay)
+            }
+            _ => None,
+        };
+        Ok(Charge {
+            pair,
+            ip,
+            user,
+            delay,
+        })
     }
 
-    /// The attempt succeeded: clear the username's counter, give the IP its
-    /// attempt back.
+    /// The attempt succeeded: clear the (username, client) counter, give the
+    /// client and the username their attempt back.
     pub(crate) fn success(&self, charge: Charge) {
-        if let Some((t, k)) = self.users.as_ref().zip(charge.user) {
+        if let Some((t, k)) = self.pairs.as_ref().zip(charge.pair) {
             lock(t).clear(k);
         }
-        if let Some((t, k)) = self.ips.as_ref().zip(charge.ip) {
-            lock(t).refund(k);
-        }
+        self.give_back(charge, false);
     }
 
     /// The attempt was not a verdict on the password (the store or the hasher
     /// failed): give it back.
     pub(crate) fn refund(&self, charge: Charge) {
-        if let Some((t, k)) = self.users.as_ref().zip(charge.user) {
-            lock(t).refund(k);
+        self.give_back(charge, true);
+    }
+
+    fn give_back(&self, charge: Charge, pair_too: bool) {
+        if pair_too {
+            if let Some((t, k)) = self.pairs.as_ref().zip(charge.pair) {
+                lock(t).refund(k);
+            }
         }
         if let Some((t, k)) = self.ips.as_ref().zip(charge.ip) {
+            lock(t).refund(k);
+        }
+        if let Some(((t, _), k)) = self.users.as_ref().zip(charge.user) {
             lock(t).refund(k);
         }
     }
 
     #[cfg(test)]
-    fn len(&self) -> (usize, usize) {
+    fn len(&self) -> (usize, usize, usize) {
         (
-            self.users.as_ref().map_or(0, |t| lock(t).map.len()),
+            self.pairs.as_ref().map_or(0, |t| lock(t).map.len()),
             self.ips.as_ref().map_or(0, |t| lock(t).map.len()),
+            self.users.as_ref().map_or(0, |(t, _)| lock(t).map.len()),
         )
     }
 }
@@ -352,59 +464,68 @@ mod tests {
     use std::net::Ipv4Addr;
 
     const MIN: Duration = Duration::from_secs(60);
+    const SLOW: Duration = Duration::from_secs(2);
 
     fn state(t: &Throttle) -> ThrottleState {
         ThrottleState::new(t)
     }
 
-    #[test]
-    fn blocks_after_max_failures_until_window_closes() {
-        let s = state(
-            &Throttle::new()
-                .per_username(3, MIN)
-                .unwrap()
-                .without_per_ip(),
-        );
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            s.attempt("john", None, t0).unwrap();
-        }
-        let wait = s
-            .attempt("john", None, t0 + Duration::from_secs(10))
-            .unwrap_err();
-        assert_eq!(wait, Duration::from_secs(50));
-        // Another user is unaffected.
-        s.attempt("jane", None, t0).unwrap();
-        // The window closes: a fresh start.
-        s.attempt("john", None, t0 + MIN).unwrap();
+    fn ip(last: u8) -> Option<IpAddr> {
+        Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)))
+    }
+
+    fn pairs_only(n: u32) -> Throttle {
+        Throttle::new()
+            .per_username_and_ip(n, MIN)
+            .unwrap()
+            .without_per_ip()
+            .without_per_username()
     }
 
     #[test]
-    fn success_clears_and_refund_gives_back() {
-        let s = state(
-            &Throttle::new()
-                .per_username(2, MIN)
-                .unwrap()
-                .without_per_ip(),
-        );
+    fn a_pair_is_locked_after_max_failures_until_its_window_closes() {
+        let s = state(&pairs_only(3));
         let t0 = Instant::now();
-        let c = s.attempt("john", None, t0).unwrap();
-        s.refund(c);
-        let c = s.attempt("john", None, t0).unwrap();
+        for _ in 0..3 {
+            s.attempt("john", ip(1), t0).unwrap();
+        }
+        let wait = s
+            .attempt("john", ip(1), t0 + Duration::from_secs(10))
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_secs(50));
+        // The owner, from another address, is not locked out.
+        s.attempt("john", ip(2), t0).unwrap();
+        // Another user from the same address is unaffected.
+        s.attempt("jane", ip(1), t0).unwrap();
+        // The window closes: a fresh start.
+        s.attempt("john", ip(1), t0 + MIN).unwrap();
+    }
+
+    #[test]
+    fn without_an_address_all_clients_are_one() {
+        let s = state(&pairs_only(1));
+        let t0 = Instant::now();
         s.attempt("john", None, t0).unwrap();
         assert!(s.attempt("john", None, t0).is_err());
+        s.attempt("john", ip(1), t0).unwrap();
+    }
+
+    #[test]
+    fn success_clears_the_pair_and_refund_gives_back() {
+        let s = state(&pairs_only(2));
+        let t0 = Instant::now();
+        let c = s.attempt("john", ip(1), t0).unwrap();
+        s.refund(c);
+        let c = s.attempt("john", ip(1), t0).unwrap();
+        s.attempt("john", ip(1), t0).unwrap();
+        assert!(s.attempt("john", ip(1), t0).is_err());
         s.success(c);
-        s.attempt("john", None, t0).unwrap();
+        s.attempt("john", ip(1), t0).unwrap();
     }
 
     #[test]
     fn per_ip_counts_across_usernames_and_ipv6_by_prefix() {
-        let s = state(
-            &Throttle::new()
-                .without_per_username()
-                .per_ip(2, MIN)
-                .unwrap(),
-        );
+        let s = state(&Throttle::disabled().per_ip(2, MIN).unwrap());
         let t0 = Instant::now();
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
@@ -413,21 +534,73 @@ mod tests {
         assert!(s.attempt("u3", Some(a), t0).is_err());
         let other = IpAddr::V4(Ipv4Addr::LOCALHOST);
         s.attempt("u3", Some(other), t0).unwrap();
-        // No IP known: only the username counter applies (off here).
+        // No address known: the per-client counter does not apply.
         s.attempt("u3", None, t0).unwrap();
+        // IPv4-mapped IPv6 is the IPv4 client.
+        let s = state(&Throttle::disabled().per_ip(1, MIN).unwrap());
+        s.attempt("u", ip(9), t0).unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
+        assert!(s.attempt("u", Some(mapped), t0).is_err());
+    }
+
+    #[test]
+    fn the_username_over_all_clients_is_slowed_never_locked() {
+        let s = state(&Throttle::disabled().per_username(3, MIN, SLOW).unwrap());
+        let t0 = Instant::now();
+        for i in 0..3 {
+            let c = s.attempt("john", ip(i), t0).unwrap();
+            assert_eq!(c.delay, None, "attempt {i}");
+        }
+        for i in 3..50 {
+            let c = s.attempt("john", ip(i), t0).unwrap();
+            assert_eq!(c.delay, Some(SLOW), "attempt {i}");
+        }
+        // Another username is not slowed; the window's end lifts it.
+        assert_eq!(s.attempt("jane", ip(1), t0).unwrap().delay, None);
+        assert_eq!(s.attempt("john", ip(1), t0 + MIN).unwrap().delay, None);
+    }
+
+    #[test]
+    fn a_success_does_not_wipe_other_clients_failures_for_the_username() {
+        let s = state(
+            &Throttle::new()
+                .per_username_and_ip(10, MIN)
+                .unwrap()
+                .per_username(2, MIN, SLOW)
+                .unwrap(),
+        );
+        let t0 = Instant::now();
+        s.attempt("john", ip(1), t0).unwrap();
+        s.attempt("john", ip(2), t0).unwrap();
+        let owner = s.attempt("john", ip(3), t0).unwrap();
+        assert_eq!(owner.delay, Some(SLOW));
+        s.success(owner);
+        assert_eq!(s.attempt("john", ip(4), t0).unwrap().delay, Some(SLOW));
+    }
+
+    #[test]
+    fn parallel_attempts_never_overshoot_a_lock() {
+        let s = std::sync::Arc::new(state(&pairs_only(5)));
+        let t0 = Instant::now();
+        let passed: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let s = &s;
+                    scope.spawn(move || {
+                        (0..50)
+                            .filter(|_| s.attempt("john", ip(1), t0).is_ok())
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(passed, 5);
     }
 
     #[test]
     fn memory_is_bounded() {
-        let s = state(
-            &Throttle::new()
-                .per_username(5, MIN)
-                .unwrap()
-                .per_ip(5, MIN)
-                .unwrap()
-                .max_entries(100)
-                .unwrap(),
-        );
+        let s = state(&Throttle::new().max_entries(100).unwrap());
         let t0 = Instant::now();
         for i in 0..10_000u32 {
             let ip = IpAddr::V4(Ipv4Addr::from(i));
@@ -437,7 +610,10 @@ mod tests {
                 t0 + Duration::from_millis(i.into()),
             );
         }
-        let (users, ips) = s.len();
-        assert!(users <= 100 && ips <= 100, "{users} {ips}");
+        let (pairs, ips, users) = s.len();
+        assert!(
+            pairs <= 100 && ips <= 100 && users <= 100,
+            "{pairs} {ips} {users}"
+        );
     }
 }
