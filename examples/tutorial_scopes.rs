@@ -135,16 +135,8 @@ async fn method_not_allowed() -> (StatusCode, Json<Value>) {
     )
 }
 
-/// The application.
-///
-/// # Errors
-///
-/// When a key, the validator, a scope or the endpoint cannot be built.
-pub(crate) fn app() -> Result<Router, ConfigError> {
-    app_with(Throttle::disabled())
-}
-
-/// The application, with `throttle` on failed logins; the client is the peer
+/// The application, with `throttle` on failed logins (the tutorial has
+/// none: pass [`Throttle::disabled`] for its answers); the client is the peer
 /// address of axum's `ConnectInfo` (see [`serve_with`]).
 ///
 /// # Errors
@@ -237,13 +229,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = Args::parse();
     let listener = TcpListener::bind(args.listen).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    let throttle = if args.throttle {
-        Throttle::new()
-    } else {
-        Throttle::disabled()
-    };
-    serve_with(listener, throttle, async {
+    let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    };
+    if args.throttle {
+        serve_with(listener, Throttle::new(), ctrl_c).await
+    } else {
+        serve(listener, ctrl_c).await
+    }
 }
