@@ -1324,6 +1324,18 @@ async fn external_issuer_tokens_pass_and_unknown_issuers_never_reach_the_upstrea
         let jwks: serde_json::Value = serde_json::from_str(&body_string(res).await).unwrap();
         let n = jwks["keys"].as_array().unwrap().len();
         assert_eq!(n, usize::from(asymmetric), "{jwks}");
+
+        // The admin listener counts the fetches and shows the keys' age.
+        let text = metrics(&gw).await;
+        let fetched =
+            format!("gateway_jwks_fetches_total{{issuer=\"{idp_iss}\",outcome=\"success\"}} ");
+        let line = text.lines().find(|l| l.starts_with(&fetched));
+        let n: u64 = line
+            .and_then(|l| l[fetched.len()..].parse().ok())
+            .unwrap_or(0);
+        assert!(n >= 1, "{text}");
+        let age = format!("gateway_jwks_key_age_seconds{{issuer=\"{idp_iss}\"}} ");
+        assert!(text.lines().any(|l| l.starts_with(&age)), "{text}");
     }
 }
 

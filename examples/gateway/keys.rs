@@ -1,6 +1,8 @@
 //! The keys: what signs the gateway's tokens, and what validates the tokens
 //! it is given (its own, and with feature `jwks` those of external issuers).
 
+use std::sync::Arc;
+
 use tower_jwt_auth::rotation::KeyRotation;
 use tower_jwt_auth::token::TokenSigner;
 use tower_jwt_auth::{Algorithm, JwtValidator, SigningKey};
@@ -24,6 +26,32 @@ pub(crate) struct Keys {
     /// Whether the keys pick the issuer (external issuers): then the
     /// validator must not require `--issuer` of every token.
     pub(crate) by_issuer: bool,
+    /// What the external key sources report, for `/metrics` (none without
+    /// external issuers).
+    pub(crate) sources: Option<SourcesFn>,
+}
+
+/// Reads the external key sources' counters and key ages.
+#[derive(Clone)]
+pub(crate) struct SourcesFn(pub(crate) Arc<dyn Fn() -> Vec<KeySourceSample> + Send + Sync>);
+
+impl std::fmt::Debug for SourcesFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourcesFn")
+    }
+}
+
+/// One external key source, as `/metrics` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KeySourceSample {
+    /// The issuer (or the JWKS URL's issuer).
+    pub(crate) issuer: String,
+    /// Fetches that loaded a key set.
+    pub(crate) fetch_success: u64,
+    /// Fetches that failed.
+    pub(crate) fetch_failed: u64,
+    /// Seconds since the keys in use were fetched; `None` before the first.
+    pub(crate) key_age: Option<f64>,
 }
 
 fn core(config: &Config, setting: config::Setting, e: impl std::fmt::Display) -> SettingError {
@@ -54,6 +82,7 @@ impl Keys {
                     .map_err(|e| core(config, config::SIGNING_KEY, e))?,
                 published: Some(key.rotation.clone()),
                 by_issuer: false,
+                sources: None,
             }),
             None => {
                 let secret = config.secret.bytes();
@@ -65,6 +94,7 @@ impl Keys {
                         .map_err(|e| core(config, config::SECRET, e))?,
                     published: None,
                     by_issuer: false,
+                    sources: None,
                 })
             }
         }
@@ -143,6 +173,20 @@ async fn remote(config: &Config) -> Result<Keys, SettingError> {
     if !published {
         algorithms.push(Algorithm::HS256);
     }
+    let sources = {
+        let keys = keys.clone();
+        SourcesFn(Arc::new(move || {
+            keys.sources()
+                .into_iter()
+                .map(|s| KeySourceSample {
+                    issuer: s.issuer.unwrap_or_default(),
+                    fetch_success: s.stats.fetch_success,
+                    fetch_failed: s.stats.fetch_failed,
+                    key_age: s.key_age.map(|a| a.as_secs_f64()),
+                })
+                .collect()
+        }))
+    };
     let validator =
         JwtValidator::from_source(keys, algorithms).map_err(|e| core(config, setting, e))?;
     Ok(Keys {
@@ -150,5 +194,6 @@ async fn remote(config: &Config) -> Result<Keys, SettingError> {
         validator,
         published: published.then_some(rotation),
         by_issuer: true,
+        sources: Some(sources),
     })
 }

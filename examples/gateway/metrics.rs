@@ -3,9 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::keys::SourcesFn;
+
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -30,8 +36,18 @@ struct Inner {
 
 impl Metrics {
     /// A fresh set of metrics, all zero.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new() -> Self {
+        Self::with_key_sources(None)
+    }
+
+    /// A fresh set of metrics, with those of the external key sources read
+    /// at each scrape.
+    pub(crate) fn with_key_sources(sources: Option<SourcesFn>) -> Self {
         let mut registry = Registry::with_prefix("gateway");
+        if let Some(sources) = sources {
+            registry.register_collector(Box::new(KeySources(sources)));
+        }
         let allowed = Counter::default();
         let denied = Family::<Label, Counter>::default();
         let public = Counter::default();
@@ -127,6 +143,43 @@ impl Metrics {
     }
 }
 
+/// `gateway_jwks_fetches_total{issuer,outcome}` and
+/// `gateway_jwks_key_age_seconds{issuer}`, read from the key sources at each
+/// scrape.
+#[derive(Debug)]
+struct KeySources(SourcesFn);
+
+impl Collector for KeySources {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let samples = (self.0 .0)();
+        let mut fetches = encoder.encode_descriptor(
+            "jwks_fetches",
+            "Fetches of external JWK Sets (discovery included), by issuer and outcome",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for s in &samples {
+            for (outcome, n) in [("success", s.fetch_success), ("failure", s.fetch_failed)] {
+                let labels = [("issuer", s.issuer.as_str()), ("outcome", outcome)];
+                ConstCounter::new(n).encode(fetches.encode_family(&labels)?)?;
+            }
+        }
+        let mut age = encoder.encode_descriptor(
+            "jwks_key_age_seconds",
+            "Seconds since the keys in use were fetched, by issuer (absent before the first fetch)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for s in &samples {
+            if let Some(secs) = s.key_age {
+                let labels = [("issuer", s.issuer.as_str())];
+                ConstGauge::new(secs).encode(age.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +199,43 @@ mod tests {
         );
         assert!(
             text.contains("gateway_auth_denied_total{reason=\"invalid_token\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn key_sources_are_read_at_each_scrape() {
+        use super::super::keys::KeySourceSample;
+        let fetched = Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let seen = fetched.clone();
+        let m = Metrics::with_key_sources(Some(SourcesFn(Arc::new(move || {
+            vec![
+                KeySourceSample {
+                    issuer: "https://idp.example".into(),
+                    fetch_success: seen.load(std::sync::atomic::Ordering::Relaxed),
+                    fetch_failed: 2,
+                    key_age: Some(12.5),
+                },
+                KeySourceSample {
+                    issuer: "https://down.example".into(),
+                    fetch_success: 0,
+                    fetch_failed: 7,
+                    key_age: None,
+                },
+            ]
+        }))));
+        fetched.store(3, std::sync::atomic::Ordering::Relaxed);
+        let text = m.render();
+        for line in [
+            "gateway_jwks_fetches_total{issuer=\"https://idp.example\",outcome=\"success\"} 3",
+            "gateway_jwks_fetches_total{issuer=\"https://idp.example\",outcome=\"failure\"} 2",
+            "gateway_jwks_fetches_total{issuer=\"https://down.example\",outcome=\"failure\"} 7",
+            "gateway_jwks_key_age_seconds{issuer=\"https://idp.example\"} 12.5",
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
+        assert!(
+            !text.contains("key_age_seconds{issuer=\"https://down.example\"}"),
             "{text}"
         );
     }

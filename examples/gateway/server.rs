@@ -177,7 +177,7 @@ impl Gateway {
             .map_err(|e| core(config::REALM, e))?
             .resolve_user(DirectoryResolver(identity.directory));
 
-        let metrics = Metrics::new();
+        let metrics = Metrics::with_key_sources(keys.sources.clone());
         let backend = Backend {
             proxy: config
                 .upstream

@@ -494,6 +494,19 @@ impl fmt::Debug for RemoteKeys {
     }
 }
 
+/// One remote source as [`RemoteKeys::sources`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SourceStatus {
+    /// The issuer the source serves (`None` for a JWKS URL without issuer).
+    pub issuer: Option<String>,
+    /// Its counters.
+    pub stats: JwksStats,
+    /// How long ago the keys in use were fetched (`None`: none loaded yet).
+    /// It grows past the refresh interval only while the endpoint is failing.
+    pub key_age: Option<Duration>,
+}
+
 impl RemoteKeys {
     /// A builder; add at least one JWKS URL or issuer.
     pub fn builder() -> RemoteKeysBuilder {
@@ -529,6 +542,21 @@ impl RemoteKeys {
     /// The counters of `issuer`'s source (of the JWKS URL when `None`).
     pub fn stats_for(&self, issuer: Option<&str>) -> Option<JwksStats> {
         self.source(issuer).map(|s| s.counters.snapshot())
+    }
+
+    /// Each remote source's counters and key age, for metrics: one entry per
+    /// JWKS URL or discovered issuer, in the order they were added (local
+    /// issuers are not remote and are not listed).
+    pub fn sources(&self) -> Vec<SourceStatus> {
+        self.inner
+            .sources
+            .iter()
+            .map(|s| SourceStatus {
+                issuer: s.issuer().map(str::to_owned),
+                stats: s.counters.snapshot(),
+                key_age: s.key_age(),
+            })
+            .collect()
     }
 
     /// Whether every source has loaded keys once.

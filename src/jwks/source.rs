@@ -117,6 +117,16 @@ impl Source {
         }
     }
 
+    /// How long ago the keys in use were fetched; `None` before the first load.
+    pub(crate) fn key_age(&self) -> Option<std::time::Duration> {
+        self.loaded.load().as_deref().map(|l| l.at.elapsed())
+    }
+
+    /// The issuer this source serves, if it was configured with one.
+    pub(crate) fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
     pub(crate) fn is_loaded(&self) -> bool {
         self.loaded.load().is_some()
     }
