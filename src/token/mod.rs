@@ -10,7 +10,8 @@
 //!   (TOML or JSON); [`StoreResolver`] resolves the token's `sub` with the same
 //!   store, so a deleted or disabled user is refused at once.
 //! - [`PasswordHasher`]: argon2id, on tokio's blocking pool behind a semaphore.
-//! - [`Throttle`]: failed logins per username and per client IP.
+//! - [`Throttle`]: failed logins per (username, client IP) and per client IP
+//!   (locks), and per username over all clients (a slow-down).
 //!
 //! Enabled by the `token` feature (on by default).
 //!
@@ -114,7 +115,7 @@
 //! | a username over 256 bytes or a password over 1024 bytes (never truncated) | 400 `invalid_request` |
 //! | `grant_type` other than exactly `password` (case-sensitive, §1.9) | 400 `unsupported_grant_type` |
 //! | `scope` not `scope-token *( SP scope-token )` (FastAPI style: any run of whitespace separates) | 400 `invalid_scope` |
-//! | too many failed logins for the username or the client IP ([`Throttle`]) | 429 `slow_down`, `Retry-After`, right password or not |
+//! | too many failed logins for the (username, client IP) pair or the client IP ([`Throttle`]) | 429 `slow_down`, `Retry-After`, right password or not |
 //! | every hashing slot busy past the queue wait ([`PasswordHasher`]) | 503 `temporarily_unavailable`, `Retry-After` |
 //! | the store failed | 503 `temporarily_unavailable` |
 //! | unknown user, wrong password, or disabled user (unless [`check_disabled(false)`](TokenEndpointBuilder::check_disabled)) | 400 `invalid_grant` (byte-identical for the three, after the same argon2 work) |
@@ -169,7 +170,8 @@
 //!
 //! - Put a request timeout in front of the endpoint (hyper's header read
 //!   timeout, `tower_http::timeout`): the body is read before anything else.
-//! - The per-IP throttle needs the client address; see
+//! - The throttle needs the client address (without it, every client is one
+//!   and the (username, client) lock becomes a per-username lock); see
 //!   [`client_ip`](TokenEndpointBuilder::client_ip).
 //! - Memory for hashing is bounded by the hasher's slots × the largest `m` of
 //!   the hashes it verifies (the policy's for unknown users).
