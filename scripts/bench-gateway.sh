@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Load test of the example gateway, on loopback only, in one go:
+# Load test of the gateway (jwt-gateway), on loopback only, in one go:
 #
-#   1. the upstream alone (examples/gateway/bench_upstream.rs: 200 "ok");
+#   1. the upstream alone (jwt-gateway/examples/bench_upstream.rs: 200 "ok");
 #   2. the gateway in front of it without authentication (--public /);
 #   3. the gateway in front of it with authentication (a valid bearer token).
 #
@@ -48,8 +48,8 @@ fi
 echo "load tool: $tool ($(command -v $tool))" >&2
 
 # --- build and start ---------------------------------------------------------
-cargo build --release --example gateway --example gateway-bench-upstream >&2
-bin="${CARGO_TARGET_DIR:-target}/release/examples"
+cargo build --release -p jwt-gateway --bin jwt-gateway --example bench_upstream >&2
+release="${CARGO_TARGET_DIR:-target}/release"
 
 pids=()
 cleanup() {
@@ -65,11 +65,11 @@ trap cleanup EXIT
 export JWT_SECRET=${JWT_SECRET:-$(openssl rand -hex 32)}
 export RUST_LOG=${RUST_LOG:-warn}
 
-"$bin/gateway-bench-upstream" "$HOST:$UP_PORT" >/dev/null &
+"$release/examples/bench_upstream" "$HOST:$UP_PORT" >/dev/null &
 pids+=($!)
-"$bin/gateway" --listen "$HOST:$OPEN_PORT" --upstream "http://$HOST:$UP_PORT" --public / >/dev/null &
+"$release/jwt-gateway" --listen "$HOST:$OPEN_PORT" --upstream "http://$HOST:$UP_PORT" --public / >/dev/null &
 pids+=($!)
-"$bin/gateway" --listen "$HOST:$AUTH_PORT" --upstream "http://$HOST:$UP_PORT" >/dev/null &
+"$release/jwt-gateway" --listen "$HOST:$AUTH_PORT" --upstream "http://$HOST:$UP_PORT" >/dev/null &
 pids+=($!)
 
 wait_ready() { # url

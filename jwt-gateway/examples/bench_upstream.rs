@@ -4,7 +4,7 @@
 //! Run with
 //!
 //! ```not_rust
-//! cargo run --release --example gateway-bench-upstream -- 127.0.0.1:3000
+//! cargo run --release -p jwt-gateway --example bench_upstream -- 127.0.0.1:3000
 //! ```
 
 use std::convert::Infallible;

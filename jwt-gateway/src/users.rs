@@ -25,35 +25,35 @@ use super::proxy::ClientAddr;
 use super::server::boxed;
 
 /// A boxed error, for response bodies.
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The response body of every gateway answer.
-pub(crate) type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
+pub type GatewayBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// The token endpoint, type-erased.
-pub(crate) type TokenService =
+pub type TokenService =
     BoxCloneSyncService<Request<Full<Bytes>>, Response<GatewayBody>, Infallible>;
 
 /// A user that a token names.
 #[derive(Debug, Clone)]
-pub(crate) struct Profile {
+pub struct Profile {
     /// The profile as the store has it; `GET /users/me/` shows it.
-    pub(crate) user: UserProfile,
+    pub user: UserProfile,
     /// The username as the `X-Auth-Subject` value, made once; `None` if it
     /// cannot be a header value.
-    pub(crate) subject: Option<HeaderValue>,
+    pub subject: Option<HeaderValue>,
 }
 
 impl Profile {
     /// A profile, with its header value made now.
-    pub(crate) fn new(user: UserProfile) -> Self {
+    pub fn new(user: UserProfile) -> Self {
         let subject = HeaderValue::from_bytes(user.username.as_bytes()).ok();
         Self { user, subject }
     }
 }
 
 /// Who a validated token names.
-pub(crate) trait Directory: Send + Sync + 'static {
+pub trait Directory: Send + Sync + 'static {
     /// The user named by `claims`.
     ///
     /// # Errors
@@ -66,7 +66,7 @@ pub(crate) trait Directory: Send + Sync + 'static {
 /// The [`ResolveUser`] of the gateway's `AuthLayer`: a synchronous lookup in
 /// the [`Directory`].
 #[derive(Clone)]
-pub(crate) struct DirectoryResolver(pub(crate) Arc<dyn Directory>);
+pub struct DirectoryResolver(pub Arc<dyn Directory>);
 
 impl std::fmt::Debug for DirectoryResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,17 +84,26 @@ impl ResolveUser<Claims> for DirectoryResolver {
 }
 
 /// The users side of a configured gateway.
-pub(crate) struct Identity {
+pub struct Identity {
     /// Resolves token subjects.
-    pub(crate) directory: Arc<dyn Directory>,
+    pub directory: Arc<dyn Directory>,
     /// `POST /token`, when the gateway issues tokens.
-    pub(crate) token: Option<TokenService>,
+    pub token: Option<TokenService>,
     /// Whether the built-in demo users are in use.
-    pub(crate) demo: bool,
+    pub demo: bool,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("token_endpoint", &self.token.is_some())
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The built-in demo users: johndoe/secret and alice/secretalice (disabled).
-pub(crate) const DEMO_USERS: &str = include_str!("demo-users.toml");
+pub const DEMO_USERS: &str = include_str!("demo-users.toml");
 
 /// The users, as read at start: username to profile. The users file is
 /// read once, so this snapshot is the store's content; a lookup is one hash
@@ -135,7 +144,7 @@ impl Directory for Snapshot {
 /// # Errors
 ///
 /// A [`SettingError`] for `--users` when the file cannot be loaded.
-pub(crate) fn load(config: &Config, signer: TokenSigner) -> Result<Identity, SettingError> {
+pub fn load(config: &Config, signer: TokenSigner) -> Result<Identity, SettingError> {
     let (file, demo) = match &config.users {
         Some(path) => {
             let file = UsersFile::load(path).map_err(|e| {
@@ -143,7 +152,7 @@ pub(crate) fn load(config: &Config, signer: TokenSigner) -> Result<Identity, Set
                     config::USERS,
                     config.source(config::USERS),
                     e.to_string(),
-                    "fix the file (format: see the users file section of docs/gateway.md; \
+                    "fix the file (format: see the users file section of the gateway's README; \
                      make hashes with `cargo run --example hash-password`)",
                 )
             })?;

@@ -14,7 +14,7 @@ use http_body_util::Full;
 use super::users::Profile;
 
 /// Answers a request that passed authentication.
-pub(crate) fn handle<B>(req: &Request<B>) -> Response<Full<Bytes>> {
+pub fn handle<B>(req: &Request<B>) -> Response<Full<Bytes>> {
     let Some(user) = req.extensions().get::<Arc<Profile>>() else {
         return json(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,7 +4,7 @@
 //! Run with
 //!
 //! ```not_rust
-//! cargo run --example gateway
+//! cargo run -p jwt-gateway        # or: cargo install --path jwt-gateway && jwt-gateway
 //! ```
 //!
 //! With no arguments it listens on 127.0.0.1:8000 with the built-in demo users
@@ -19,17 +19,7 @@
 //! ```
 //!
 //! Put it in front of a service with `--upstream http://127.0.0.1:3000`; see
-//! `--help` and `docs/gateway.md` for every setting.
-
-pub(crate) mod body;
-pub(crate) mod config;
-pub(crate) mod keys;
-pub(crate) mod metrics;
-pub(crate) mod paths;
-pub(crate) mod proxy;
-pub(crate) mod server;
-pub(crate) mod tutorial;
-pub(crate) mod users;
+//! `--help` and the crate's README for every setting.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -37,7 +27,8 @@ use std::process::ExitCode;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use config::{Config, SECRET_ENV};
+use jwt_gateway::config::{Config, SECRET_ENV};
+use jwt_gateway::server;
 
 fn main() -> ExitCode {
     let loaded = match Config::load() {

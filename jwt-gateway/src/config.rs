@@ -24,10 +24,10 @@ use super::paths;
 
 /// The environment variable that holds the signing secret. It is never a flag,
 /// so that the secret does not show in the process list.
-pub(crate) const SECRET_ENV: &str = "JWT_SECRET";
+pub const SECRET_ENV: &str = "JWT_SECRET";
 
 /// The minimum secret length: the HS256 output size (RFC 7518 §3.2).
-pub(crate) const MIN_SECRET_LEN: usize = 32;
+pub const MIN_SECRET_LEN: usize = 32;
 
 /// An authenticating reverse proxy: JWT Bearer authentication in front of any
 /// HTTP service, with an OAuth2 password-grant `POST /token` endpoint.
@@ -41,36 +41,36 @@ pub(crate) const MIN_SECRET_LEN: usize = 32;
 /// random secret is generated at each start.
 #[derive(Parser, Debug)]
 #[command(name = "gateway", version, about, long_about)]
-pub(crate) struct Cli {
+pub struct Cli {
     /// TOML config file (keys as the flags: listen, upstream, users, ...).
     #[arg(long, env = "GATEWAY_CONFIG", value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8000].
     #[arg(long, env = "GATEWAY_LISTEN", value_name = "ADDR")]
-    pub(crate) listen: Option<String>,
+    pub listen: Option<String>,
     /// The service to protect, as http://host:port[/base-path]. Without it the
     /// gateway serves the FastAPI tutorial's GET /users/me/ and /users/me/items/.
     #[arg(long, env = "GATEWAY_UPSTREAM", value_name = "URL")]
-    pub(crate) upstream: Option<String>,
+    pub upstream: Option<String>,
     /// Users file (TOML or JSON). Without it the built-in demo users are used
     /// (johndoe/secret, and alice, disabled).
     #[arg(long, env = "GATEWAY_USERS", value_name = "FILE")]
-    pub(crate) users: Option<PathBuf>,
+    pub users: Option<PathBuf>,
     /// Lifetime of issued tokens, such as 30m or 3600s [default: 30m].
     #[arg(long, env = "GATEWAY_TOKEN_TTL", value_name = "DURATION")]
-    pub(crate) token_ttl: Option<String>,
+    pub token_ttl: Option<String>,
     /// Realm of the WWW-Authenticate challenge [default: api].
     #[arg(long, env = "GATEWAY_REALM", value_name = "REALM")]
-    pub(crate) realm: Option<String>,
+    pub realm: Option<String>,
     /// Issuer (`iss`) put into tokens and required of them.
     #[arg(long, env = "GATEWAY_ISSUER", value_name = "ISS")]
-    pub(crate) issuer: Option<String>,
+    pub issuer: Option<String>,
     /// Audience (`aud`) put into tokens and required of them.
     #[arg(long, env = "GATEWAY_AUDIENCE", value_name = "AUD")]
-    pub(crate) audience: Option<String>,
+    pub audience: Option<String>,
     /// Wording of rejections and token errors: standards or fastapi [default: standards].
     #[arg(long, env = "GATEWAY_STYLE", value_name = "STYLE")]
-    pub(crate) style: Option<String>,
+    pub style: Option<String>,
     /// Path prefix forwarded without authentication (repeatable; comma-separated in the env).
     #[arg(
         long = "public",
@@ -78,7 +78,7 @@ pub(crate) struct Cli {
         value_name = "PATH_PREFIX",
         value_delimiter = ','
     )]
-    pub(crate) public: Vec<String>,
+    pub public: Vec<String>,
     /// Scope required under a path prefix, as PREFIX=SCOPE (repeatable).
     #[arg(
         long = "require-scope",
@@ -86,7 +86,7 @@ pub(crate) struct Cli {
         value_name = "PREFIX=SCOPE",
         value_delimiter = ','
     )]
-    pub(crate) require_scope: Vec<String>,
+    pub require_scope: Vec<String>,
     /// Sends a token claim upstream in a header, as CLAIM=HEADER (repeatable).
     #[arg(
         long = "claim-header",
@@ -94,7 +94,7 @@ pub(crate) struct Cli {
         value_name = "CLAIM=HEADER",
         value_delimiter = ','
     )]
-    pub(crate) claim_header: Vec<String>,
+    pub claim_header: Vec<String>,
     /// Forward the client's Authorization header upstream [default: false].
     #[arg(
         long,
@@ -103,25 +103,25 @@ pub(crate) struct Cli {
         num_args = 0..=1,
         default_missing_value = "true"
     )]
-    pub(crate) forward_authorization: Option<String>,
+    pub forward_authorization: Option<String>,
     /// Time allowed for the upstream's response headers [default: 30s].
     #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT", value_name = "DURATION")]
-    pub(crate) upstream_timeout: Option<String>,
+    pub upstream_timeout: Option<String>,
     /// Time allowed to connect to the upstream [default: 5s].
     #[arg(long, env = "GATEWAY_CONNECT_TIMEOUT", value_name = "DURATION")]
-    pub(crate) connect_timeout: Option<String>,
+    pub connect_timeout: Option<String>,
     /// Largest request body forwarded, such as 64MiB [default: 64MiB].
     #[arg(long, env = "GATEWAY_MAX_BODY", value_name = "SIZE")]
-    pub(crate) max_body: Option<String>,
+    pub max_body: Option<String>,
     /// How long in-flight requests may run after SIGTERM or Ctrl-C [default: 30s].
     #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
-    pub(crate) shutdown_timeout: Option<String>,
+    pub shutdown_timeout: Option<String>,
     /// Private key (PEM) that signs the gateway's tokens: RSA (2048 bits or
     /// more) for RS256, EC P-256 for ES256, P-384 for ES384, Ed25519 for EdDSA.
     /// Its public key is served at /.well-known/jwks.json. Without it tokens
     /// are signed with HS256 and JWT_SECRET.
     #[arg(long, env = "GATEWAY_SIGNING_KEY", value_name = "FILE")]
-    pub(crate) signing_key: Option<PathBuf>,
+    pub signing_key: Option<PathBuf>,
     /// Also accept tokens of issuer ISS verified with the keys at URL, as
     /// ISS=URL (repeatable; comma-separated in the env). Needs --issuer and a
     /// build with `--features jwks`.
@@ -131,7 +131,7 @@ pub(crate) struct Cli {
         value_name = "ISS=URL",
         value_delimiter = ','
     )]
-    pub(crate) jwks_url: Vec<String>,
+    pub jwks_url: Vec<String>,
     /// Also accept tokens of this issuer, its keys found by OpenID Connect
     /// discovery (repeatable; comma-separated in the env). Needs --issuer and
     /// a build with `--features jwks`.
@@ -141,18 +141,18 @@ pub(crate) struct Cli {
         value_name = "URL",
         value_delimiter = ','
     )]
-    pub(crate) issuer_url: Vec<String>,
+    pub issuer_url: Vec<String>,
     /// Address of the admin listener serving /metrics, /healthz and /readyz,
     /// or `off` [default: 127.0.0.1:9100].
     #[arg(long, env = "GATEWAY_ADMIN_LISTEN", value_name = "ADDR|off")]
-    pub(crate) admin_listen: Option<String>,
+    pub admin_listen: Option<String>,
     /// Most client connections served at once; more are answered 503
     /// [default: 4096].
     #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", value_name = "N")]
-    pub(crate) max_connections: Option<String>,
+    pub max_connections: Option<String>,
     /// Time a client has to send a whole request body [default: 60s].
     #[arg(long, env = "GATEWAY_BODY_TIMEOUT", value_name = "DURATION")]
-    pub(crate) body_timeout: Option<String>,
+    pub body_timeout: Option<String>,
     /// Clients whose Forwarded, X-Forwarded-* and X-Real-IP headers are kept,
     /// as CIDR blocks (repeatable; comma-separated in the env) [default: none].
     #[arg(
@@ -161,7 +161,7 @@ pub(crate) struct Cli {
         value_name = "CIDR",
         value_delimiter = ','
     )]
-    pub(crate) trusted_proxy: Vec<String>,
+    pub trusted_proxy: Vec<String>,
     /// Merge empty path segments (`//a` is `/a`) instead of refusing them
     /// [default: false].
     #[arg(
@@ -171,7 +171,7 @@ pub(crate) struct Cli {
         num_args = 0..=1,
         default_missing_value = "true"
     )]
-    pub(crate) merge_slashes: Option<String>,
+    pub merge_slashes: Option<String>,
     /// Forward client headers with `_` in their names (never those that fold
     /// to a header the gateway sets) [default: false].
     #[arg(
@@ -181,10 +181,10 @@ pub(crate) struct Cli {
         num_args = 0..=1,
         default_missing_value = "true"
     )]
-    pub(crate) allow_underscores_in_headers: Option<String>,
+    pub allow_underscores_in_headers: Option<String>,
     /// Validate the settings, print them with their sources, and exit.
     #[arg(long)]
-    pub(crate) check_config: bool,
+    pub check_config: bool,
 }
 
 /// The `[…]` keys of the config file.
@@ -237,7 +237,7 @@ impl Scalar {
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Source {
+pub enum Source {
     /// The command line.
     Flag,
     /// An environment variable.
@@ -250,18 +250,21 @@ pub(crate) enum Source {
 
 /// One setting: its flag, environment variable and file key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Setting {
+pub struct Setting {
     /// The clap id (and file key).
-    pub(crate) id: &'static str,
+    pub id: &'static str,
     /// The long flag, with its dashes.
-    pub(crate) flag: &'static str,
+    pub flag: &'static str,
     /// The environment variable.
-    pub(crate) env: &'static str,
+    pub env: &'static str,
 }
 
 macro_rules! settings {
     ($($name:ident = ($id:literal, $flag:literal, $env:literal);)*) => {
-        $(pub(crate) const $name: Setting = Setting { id: $id, flag: $flag, env: $env };)*
+        $(
+            #[doc = concat!("The `", $flag, "` setting (`", $env, "`, file key `", $id, "`).")]
+            pub const $name: Setting = Setting { id: $id, flag: $flag, env: $env };
+        )*
     };
 }
 
@@ -297,7 +300,7 @@ settings! {
 
 /// An invalid setting: which one, from where, what is wrong and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SettingError {
+pub struct SettingError {
     setting: Setting,
     source: Source,
     problem: String,
@@ -305,7 +308,9 @@ pub(crate) struct SettingError {
 }
 
 impl SettingError {
-    pub(crate) fn new(
+    /// A refusal of `setting`, whose value came from `source`: what is wrong
+    /// and how to fix it.
+    pub fn new(
         setting: Setting,
         source: Source,
         problem: impl Into<String>,
@@ -343,14 +348,14 @@ impl std::error::Error for SettingError {}
 
 /// The HS256 secret. It never prints.
 #[derive(Clone)]
-pub(crate) struct Secret {
+pub struct Secret {
     bytes: Arc<[u8]>,
     generated: bool,
 }
 
 impl Secret {
     /// A secret from bytes the operator gave.
-    pub(crate) fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
         Self {
             bytes: bytes.into(),
             generated: false,
@@ -358,7 +363,7 @@ impl Secret {
     }
 
     /// 32 random bytes, hex-encoded (64 characters).
-    pub(crate) fn random() -> Self {
+    pub fn random() -> Self {
         let mut raw = [0u8; 32];
         getrandom::fill(&mut raw).expect("the OS random number generator failed");
         let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
@@ -369,12 +374,12 @@ impl Secret {
     }
 
     /// The secret's bytes.
-    pub(crate) fn bytes(&self) -> &[u8] {
+    pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
     /// Whether it was generated at start (no `JWT_SECRET`).
-    pub(crate) fn is_generated(&self) -> bool {
+    pub fn is_generated(&self) -> bool {
         self.generated
     }
 }
@@ -391,11 +396,11 @@ const MAX_KEY_FILE: u64 = 64 * 1024;
 /// The private key of `--signing-key`, in a one-key rotation. It never prints
 /// its material.
 #[derive(Clone, Debug)]
-pub(crate) struct SigningKeyFile {
+pub struct SigningKeyFile {
     /// Where it was read from.
-    pub(crate) path: PathBuf,
+    pub path: PathBuf,
     /// The key, active; its `kid` is its RFC 7638 thumbprint.
-    pub(crate) rotation: KeyRotation,
+    pub rotation: KeyRotation,
 }
 
 impl SigningKeyFile {
@@ -405,7 +410,7 @@ impl SigningKeyFile {
     /// # Errors
     ///
     /// What is wrong, for the operator (never the key's content).
-    pub(crate) fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, String> {
         let meta =
             std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if !meta.is_file() {
@@ -459,14 +464,14 @@ impl SigningKeyFile {
 
 /// The upstream service.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Upstream {
+pub struct Upstream {
     /// Always `http`.
-    pub(crate) scheme: Scheme,
+    pub scheme: Scheme,
     /// `host:port`.
-    pub(crate) authority: Authority,
+    pub authority: Authority,
     /// A path prefix put before every forwarded path, without a trailing `/`
     /// (empty for none).
-    pub(crate) base_path: String,
+    pub base_path: String,
 }
 
 impl fmt::Display for Upstream {
@@ -477,70 +482,70 @@ impl fmt::Display for Upstream {
 
 /// The validated settings.
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
+pub struct Config {
     /// Where to listen.
-    pub(crate) listen: SocketAddr,
+    pub listen: SocketAddr,
     /// The service to protect; `None` serves the tutorial routes.
-    pub(crate) upstream: Option<Upstream>,
+    pub upstream: Option<Upstream>,
     /// The users file; `None` uses the built-in demo users.
-    pub(crate) users: Option<PathBuf>,
+    pub users: Option<PathBuf>,
     /// The HS256 signing and verifying secret.
-    pub(crate) secret: Secret,
+    pub secret: Secret,
     /// Lifetime of issued tokens.
-    pub(crate) token_ttl: Duration,
+    pub token_ttl: Duration,
     /// Realm of the challenges.
-    pub(crate) realm: String,
+    pub realm: String,
     /// Issuer put into and required of tokens.
-    pub(crate) issuer: Option<String>,
+    pub issuer: Option<String>,
     /// Audience put into and required of tokens.
-    pub(crate) audience: Option<String>,
+    pub audience: Option<String>,
     /// Wording of rejections.
-    pub(crate) style: Style,
+    pub style: Style,
     /// Path prefixes forwarded without authentication, normalized.
-    pub(crate) public: Vec<String>,
+    pub public: Vec<String>,
     /// Scopes required under path prefixes.
-    pub(crate) require_scope: Vec<(String, Vec<String>)>,
+    pub require_scope: Vec<(String, Vec<String>)>,
     /// Claims sent upstream as headers.
-    pub(crate) claim_headers: Vec<(String, HeaderName)>,
+    pub claim_headers: Vec<(String, HeaderName)>,
     /// Whether `Authorization` is forwarded.
-    pub(crate) forward_authorization: bool,
+    pub forward_authorization: bool,
     /// Time allowed for the upstream's response headers.
-    pub(crate) upstream_timeout: Duration,
+    pub upstream_timeout: Duration,
     /// Time allowed to connect to the upstream.
-    pub(crate) connect_timeout: Duration,
+    pub connect_timeout: Duration,
     /// Largest request body forwarded.
-    pub(crate) max_body: u64,
+    pub max_body: u64,
     /// Time in-flight requests get after a shutdown signal.
-    pub(crate) shutdown_timeout: Duration,
+    pub shutdown_timeout: Duration,
     /// The private key that signs the gateway's tokens; `None` for HS256.
-    pub(crate) signing_key: Option<SigningKeyFile>,
+    pub signing_key: Option<SigningKeyFile>,
     /// External issuers and their JWKS URLs.
-    pub(crate) jwks_urls: Vec<(String, String)>,
+    pub jwks_urls: Vec<(String, String)>,
     /// External issuers found by discovery.
-    pub(crate) issuer_urls: Vec<String>,
+    pub issuer_urls: Vec<String>,
     /// The admin listener (`/metrics`, `/healthz`, `/readyz`); `None` for off.
-    pub(crate) admin_listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
     /// Most connections served at once.
-    pub(crate) max_connections: usize,
+    pub max_connections: usize,
     /// Time a client has to send a whole request body.
-    pub(crate) body_timeout: Duration,
+    pub body_timeout: Duration,
     /// Clients whose forwarding headers are kept.
-    pub(crate) trusted_proxies: TrustedProxies,
+    pub trusted_proxies: TrustedProxies,
     /// Merge empty path segments instead of refusing them.
-    pub(crate) merge_slashes: bool,
+    pub merge_slashes: bool,
     /// Forward client headers with `_` in their names.
-    pub(crate) allow_underscores_in_headers: bool,
+    pub allow_underscores_in_headers: bool,
     /// Where each setting came from, by id.
-    pub(crate) sources: BTreeMap<&'static str, Source>,
+    pub sources: BTreeMap<&'static str, Source>,
 }
 
 /// CIDR blocks of the proxies in front of the gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TrustedProxies(pub(crate) Vec<ipnet::IpNet>);
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
 
 impl TrustedProxies {
     /// Whether `ip` is in one of the blocks (IPv4-mapped IPv6 as IPv4).
-    pub(crate) fn contains(&self, ip: std::net::IpAddr) -> bool {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
         let ip = match ip {
             std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
             v4 => v4,
@@ -553,11 +558,7 @@ impl TrustedProxies {
     /// proxy (each proxy appends its peer, so only the entries trusted proxies
     /// appended can be believed, read from the right). A malformed entry ends
     /// the walk at the last address known good.
-    pub(crate) fn client_ip(
-        &self,
-        peer: std::net::IpAddr,
-        headers: &http::HeaderMap,
-    ) -> std::net::IpAddr {
+    pub fn client_ip(&self, peer: std::net::IpAddr, headers: &http::HeaderMap) -> std::net::IpAddr {
         let mut client = peer;
         if !self.contains(client) {
             return client;
@@ -618,11 +619,11 @@ impl Default for Config {
 
 /// The outcome of reading the command line.
 #[derive(Debug)]
-pub(crate) struct Loaded {
+pub struct Loaded {
     /// The settings.
-    pub(crate) config: Config,
+    pub config: Config,
     /// `--check-config` was given.
-    pub(crate) check_only: bool,
+    pub check_only: bool,
 }
 
 impl Config {
@@ -634,7 +635,7 @@ impl Config {
     /// # Errors
     ///
     /// Every invalid setting found.
-    pub(crate) fn load() -> Result<Loaded, Vec<SettingError>> {
+    pub fn load() -> Result<Loaded, Vec<SettingError>> {
         let matches = Cli::command().get_matches();
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         let secret = std::env::var_os(SECRET_ENV);
@@ -1089,7 +1090,7 @@ impl Config {
                     setting,
                     src,
                     "this gateway was built without the `jwks` feature",
-                    "rebuild with --features jwks (cargo run --example gateway --features jwks)",
+                    "rebuild with the default features (the `jwks` feature: cargo install --path jwt-gateway)",
                 );
             } else if r.config.issuer.is_none() {
                 r.err(
@@ -1110,7 +1111,7 @@ impl Config {
     }
 
     /// Where `setting` came from.
-    pub(crate) fn source(&self, setting: Setting) -> Source {
+    pub fn source(&self, setting: Setting) -> Source {
         self.sources
             .get(setting.id)
             .cloned()
@@ -1119,7 +1120,7 @@ impl Config {
 
     /// The effective settings, one per line, with their sources; the secret
     /// shows only whether it is set.
-    pub(crate) fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "(none)".to_owned());
         let list = |v: &[String]| {
             if v.is_empty() {
@@ -1377,7 +1378,12 @@ fn relative_to(file: Option<&Path>, p: PathBuf) -> PathBuf {
     }
 }
 
-pub(crate) fn parse_upstream(s: &str) -> Result<Upstream, String> {
+/// Parses `--upstream`: `http://host:port`, optionally with a base path.
+///
+/// # Errors
+///
+/// What is wrong with `s`, for the message of the refusal.
+pub fn parse_upstream(s: &str) -> Result<Upstream, String> {
     let uri: Uri = s.parse().map_err(|e| format!("not a URL ({e})"))?;
     match uri.scheme_str() {
         Some("http") => {}

@@ -40,15 +40,15 @@ use super::users::{
 
 /// Set in the response extensions of a request that passed authentication.
 #[derive(Debug, Clone)]
-pub(crate) struct Authenticated {
+pub struct Authenticated {
     /// The user the token's `sub` names.
-    pub(crate) user: Arc<Profile>,
+    pub user: Arc<Profile>,
 }
 
 /// What answers a request once it is allowed: the upstream, or the tutorial
 /// routes when there is no upstream.
 #[derive(Debug, Clone)]
-pub(crate) struct Backend {
+pub struct Backend {
     proxy: Option<Arc<Proxy>>,
     metrics: Metrics,
 }
@@ -114,7 +114,7 @@ struct Shared {
 
 /// The whole gateway as one cheaply cloned handle.
 #[derive(Clone)]
-pub(crate) struct Gateway {
+pub struct Gateway {
     shared: Arc<Shared>,
 }
 
@@ -135,7 +135,7 @@ impl Gateway {
     /// A [`SettingError`] for a setting that the core crate refuses, or a users
     /// file that cannot be loaded.
     #[allow(dead_code)] // main uses `load`; the tests use this.
-    pub(crate) fn new(config: &Config) -> Result<Self, SettingError> {
+    pub fn new(config: &Config) -> Result<Self, SettingError> {
         let keys = Keys::local(config)?;
         let identity = users::load(config, keys.signer.clone())?;
         Self::with_identity(config, identity, keys)
@@ -147,14 +147,14 @@ impl Gateway {
     /// # Errors
     ///
     /// As [`Gateway::new`], and when the external keys cannot be loaded.
-    pub(crate) async fn load(config: &Config) -> Result<Self, SettingError> {
+    pub async fn load(config: &Config) -> Result<Self, SettingError> {
         let keys = Keys::load(config).await?;
         let identity = users::load(config, keys.signer.clone())?;
         Self::with_identity(config, identity, keys)
     }
 
     /// Builds the gateway for `config` with the given users side and keys.
-    pub(crate) fn with_identity(
+    pub fn with_identity(
         config: &Config,
         identity: Identity,
         keys: Keys,
@@ -225,17 +225,17 @@ impl Gateway {
     }
 
     /// Whether `POST /token` is served.
-    pub(crate) fn issues_tokens(&self) -> bool {
+    pub fn issues_tokens(&self) -> bool {
         self.shared.token.is_some()
     }
 
     /// Whether the built-in demo users are in use.
-    pub(crate) fn uses_demo_users(&self) -> bool {
+    pub fn uses_demo_users(&self) -> bool {
         self.shared.demo
     }
 
     /// Answers one request, counts it and logs one line for it.
-    pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response<GatewayBody> {
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<GatewayBody> {
         let start = Instant::now();
         let log = tracing::enabled!(tracing::Level::INFO);
         let request_line = log.then(|| (req.method().clone(), req.uri().path().to_owned()));
@@ -269,7 +269,7 @@ impl Gateway {
     }
 
     /// The admin listener's routes: `/metrics`, `/healthz` and `/readyz`.
-    pub(crate) fn admin(&self, req: &Request<Incoming>) -> Response<GatewayBody> {
+    pub fn admin(&self, req: &Request<Incoming>) -> Response<GatewayBody> {
         match req.uri().path() {
             "/metrics" => simple(
                 req.method(),
@@ -501,7 +501,7 @@ fn simple(method: &Method, content_type: &'static str, body: Bytes) -> Response<
 
 /// A short JSON error in the configured style: `{"error", "error_description"}`
 /// (standards) or `{"detail"}` (FastAPI).
-pub(crate) fn error_response(
+pub fn error_response(
     style: Style,
     status: StatusCode,
     code: &'static str,
@@ -519,7 +519,7 @@ pub(crate) fn error_response(
 }
 
 /// Boxes a response body into the gateway's body type.
-pub(crate) fn boxed<B>(res: Response<B>) -> Response<GatewayBody>
+pub fn boxed<B>(res: Response<B>) -> Response<GatewayBody>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -536,7 +536,7 @@ where
 /// # Errors
 ///
 /// Never today: accept errors are logged and the loop goes on.
-pub(crate) async fn serve(
+pub async fn serve(
     gateway: Gateway,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
@@ -620,7 +620,7 @@ Too many connections; retry.\n";
 /// # Errors
 ///
 /// Never today: accept errors are logged and the loop goes on.
-pub(crate) async fn serve_admin(
+pub async fn serve_admin(
     gateway: Gateway,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,

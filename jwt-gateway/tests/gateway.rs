@@ -1,13 +1,5 @@
-//! The example gateway, run in-process on 127.0.0.1:0 in front of a real
-//! upstream that the test starts (and counts the hits of).
-//!
-//! The gateway's modules are compiled into this test with `#[path]`, so their
-//! unit tests run here too.
-
-#![allow(dead_code)]
-
-#[path = "../examples/gateway/main.rs"]
-mod gateway;
+//! The gateway, run in-process on 127.0.0.1:0 in front of a real upstream
+//! that the test starts (and counts the hits of).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,8 +24,8 @@ use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 use tower_jwt_auth::{sign_hs256, Claims};
 
-use gateway::config::{parse_upstream, Config, Secret};
-use gateway::server::{serve, serve_admin, Gateway};
+use jwt_gateway::config::{parse_upstream, Config, Secret};
+use jwt_gateway::server::{serve, serve_admin, Gateway};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type TestBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -263,7 +255,7 @@ async fn login(gw: &Running, username: &str, password: &str) -> Response<Incomin
 
 #[tokio::test]
 async fn readme_walkthrough_works_with_no_arguments() {
-    // `cargo run --example gateway`: the defaults, demo users, no upstream.
+    // `cargo run -p jwt-gateway`: the defaults, demo users, no upstream.
     let gw = start(Config::default()).await;
 
     // TOKEN=$(curl -s -X POST localhost:8000/token -d 'grant_type=password&username=johndoe&password=secret' | ...)
@@ -1134,7 +1126,7 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
 
 fn key_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/jwk_keys")
+        .join("../tests/jwk_keys")
         .join(name)
 }
 
@@ -1150,7 +1142,7 @@ fn jose_header(token: &str) -> serde_json::Value {
 
 #[test]
 fn signing_key_type_picks_the_algorithm() {
-    use gateway::config::SigningKeyFile;
+    use jwt_gateway::config::SigningKeyFile;
     for (file, alg) in [
         ("rsa2048.pem", tower_jwt_auth::Algorithm::RS256),
         ("p256.pem", tower_jwt_auth::Algorithm::ES256),
@@ -1170,7 +1162,7 @@ fn signing_key_type_picks_the_algorithm() {
 
 #[tokio::test]
 async fn signing_key_signs_tokens_with_kid_and_publishes_the_jwks() {
-    use gateway::config::SigningKeyFile;
+    use jwt_gateway::config::SigningKeyFile;
     for (file, alg) in [
         ("ed25519.pem", "EdDSA"),
         ("p256.pem", "ES256"),
@@ -1233,7 +1225,7 @@ async fn hs256_gateway_publishes_an_empty_jwks() {
 }
 
 #[cfg(feature = "jwks")]
-#[path = "jwk_keys/server.rs"]
+#[path = "../../tests/jwk_keys/server.rs"]
 mod jwks_server;
 
 /// Binds 127.0.0.1:0, then serves the gateway built with [`Gateway::load`]
@@ -1256,7 +1248,7 @@ async fn external_issuer_tokens_pass_and_unknown_issuers_never_reach_the_upstrea
     .await;
     let idp_iss = idp.base();
     let up = upstream(|_| async { text(StatusCode::OK, "hello") }).await;
-    let own_key = gateway::config::SigningKeyFile::load(&key_path("ed25519.pem")).unwrap();
+    let own_key = jwt_gateway::config::SigningKeyFile::load(&key_path("ed25519.pem")).unwrap();
     for signing_key in [None, Some(own_key)] {
         let asymmetric = signing_key.is_some();
         let gw = start_loaded(Config {
@@ -1521,7 +1513,7 @@ async fn a_trusted_proxy_keeps_its_forwarding_headers() {
     let up = upstream(echo).await;
     let gw = start(Config {
         public: vec!["/public".into()],
-        trusted_proxies: gateway::config::TrustedProxies(vec!["127.0.0.0/8".parse().unwrap()]),
+        trusted_proxies: jwt_gateway::config::TrustedProxies(vec!["127.0.0.0/8".parse().unwrap()]),
         ..config(Some(&up))
     })
     .await;
@@ -1655,7 +1647,7 @@ async fn failing_clients_lock_themselves_out_not_the_owner() {
     // Behind a trusted proxy (the test client on 127.0.0.1), the client is the
     // address the proxy appended.
     let gw = start(Config {
-        trusted_proxies: gateway::config::TrustedProxies(vec!["127.0.0.0/8".parse().unwrap()]),
+        trusted_proxies: jwt_gateway::config::TrustedProxies(vec!["127.0.0.0/8".parse().unwrap()]),
         ..config(None)
     })
     .await;

@@ -21,7 +21,7 @@ use tokio::time::{Instant, Sleep};
 
 /// What was wrong with a client's body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ClientBodyError {
+pub enum ClientBodyError {
     /// Larger than the limit.
     TooLarge,
     /// Not complete before the deadline.
@@ -32,7 +32,7 @@ pub(crate) enum ClientBodyError {
 
 impl ClientBodyError {
     /// The status, error code and description the client gets.
-    pub(crate) fn answer(self) -> (StatusCode, &'static str, &'static str) {
+    pub fn answer(self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -53,7 +53,7 @@ impl ClientBodyError {
     }
 
     /// The label of the client-error counter.
-    pub(crate) fn kind(self) -> &'static str {
+    pub fn kind(self) -> &'static str {
         match self {
             Self::TooLarge => "body_too_large",
             Self::Timeout => "body_timeout",
@@ -71,7 +71,7 @@ impl fmt::Display for ClientBodyError {
 impl std::error::Error for ClientBodyError {}
 
 /// A request body with a size limit and a deadline for the whole body.
-pub(crate) struct ClientBody {
+pub struct ClientBody {
     inner: Incoming,
     remaining: u64,
     // Boxed so that the body is `Unpin`, as hyper's client wants.
@@ -90,7 +90,7 @@ impl fmt::Debug for ClientBody {
 impl ClientBody {
     /// `inner`, limited to `limit` bytes, which must all arrive within
     /// `timeout` from now.
-    pub(crate) fn new(inner: Incoming, limit: u64, timeout: Duration) -> Self {
+    pub fn new(inner: Incoming, limit: u64, timeout: Duration) -> Self {
         Self {
             inner,
             remaining: limit,
@@ -157,7 +157,7 @@ impl Body for ClientBody {
 }
 
 /// The [`ClientBodyError`] somewhere in `e`'s source chain, if any.
-pub(crate) fn client_fault(e: &(dyn std::error::Error + 'static)) -> Option<ClientBodyError> {
+pub fn client_fault(e: &(dyn std::error::Error + 'static)) -> Option<ClientBodyError> {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if let Some(fault) = err.downcast_ref::<ClientBodyError>() {

@@ -15,25 +15,25 @@ const HS256_KID: &str = "gateway-hs256";
 
 /// The gateway's keys, ready for the token endpoint and the `AuthLayer`.
 #[derive(Debug, Clone)]
-pub(crate) struct Keys {
+pub struct Keys {
     /// Signs the tokens of `POST /token`.
-    pub(crate) signer: TokenSigner,
+    pub signer: TokenSigner,
     /// Validates tokens, with the issuer and audience still to be set.
-    pub(crate) validator: JwtValidator,
+    pub validator: JwtValidator,
     /// The rotation whose public keys `/.well-known/jwks.json` serves; `None`
     /// with HS256 (an empty set is served).
-    pub(crate) published: Option<KeyRotation>,
+    pub published: Option<KeyRotation>,
     /// Whether the keys pick the issuer (external issuers): then the
     /// validator must not require `--issuer` of every token.
-    pub(crate) by_issuer: bool,
+    pub by_issuer: bool,
     /// What the external key sources report, for `/metrics` (none without
     /// external issuers).
-    pub(crate) sources: Option<SourcesFn>,
+    pub sources: Option<SourcesFn>,
 }
 
 /// Reads the external key sources' counters and key ages.
 #[derive(Clone)]
-pub(crate) struct SourcesFn(pub(crate) Arc<dyn Fn() -> Vec<KeySourceSample> + Send + Sync>);
+pub struct SourcesFn(pub Arc<dyn Fn() -> Vec<KeySourceSample> + Send + Sync>);
 
 impl std::fmt::Debug for SourcesFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,15 +43,15 @@ impl std::fmt::Debug for SourcesFn {
 
 /// One external key source, as `/metrics` shows it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct KeySourceSample {
+pub struct KeySourceSample {
     /// The issuer (or the JWKS URL's issuer).
-    pub(crate) issuer: String,
+    pub issuer: String,
     /// Fetches that loaded a key set.
-    pub(crate) fetch_success: u64,
+    pub fetch_success: u64,
     /// Fetches that failed.
-    pub(crate) fetch_failed: u64,
+    pub fetch_failed: u64,
     /// Seconds since the keys in use were fetched; `None` before the first.
-    pub(crate) key_age: Option<f64>,
+    pub key_age: Option<f64>,
 }
 
 fn core(config: &Config, setting: config::Setting, e: impl std::fmt::Display) -> SettingError {
@@ -65,7 +65,7 @@ impl Keys {
     ///
     /// A [`SettingError`] for a key the core refuses, or for external issuers
     /// (those need [`Keys::load`]).
-    pub(crate) fn local(config: &Config) -> Result<Self, SettingError> {
+    pub fn local(config: &Config) -> Result<Self, SettingError> {
         if !config.jwks_urls.is_empty() || !config.issuer_urls.is_empty() {
             return Err(core(
                 config,
@@ -106,7 +106,7 @@ impl Keys {
     ///
     /// A [`SettingError`] for a key the core refuses, or for external keys
     /// that cannot be loaded.
-    pub(crate) async fn load(config: &Config) -> Result<Self, SettingError> {
+    pub async fn load(config: &Config) -> Result<Self, SettingError> {
         if config.jwks_urls.is_empty() && config.issuer_urls.is_empty() {
             return Self::local(config);
         }
@@ -120,7 +120,7 @@ impl Keys {
                 config::JWKS_URL,
                 config.source(config::JWKS_URL),
                 "this gateway was built without the `jwks` feature",
-                "rebuild with --features jwks",
+                "rebuild with the default features (the `jwks` feature)",
             ))
         }
     }

@@ -21,7 +21,7 @@
 
 /// Why a request path cannot be routed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PathError {
+pub enum PathError {
     /// The path does not start with `/` (asterisk-form or authority-form).
     NotOrigin,
     /// The path has a malformed percent-encoding.
@@ -47,7 +47,7 @@ pub(crate) enum PathError {
 
 impl PathError {
     /// A short, fixed description for the client.
-    pub(crate) fn description(self) -> &'static str {
+    pub fn description(self) -> &'static str {
         match self {
             Self::NotOrigin => "The request target must be an absolute path",
             Self::BadEncoding => "The request path has a malformed percent-encoding",
@@ -65,14 +65,14 @@ impl PathError {
 
 /// How [`normalize`] treats what an operator may choose.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct PathPolicy {
+pub struct PathPolicy {
     /// Merge empty segments (`//a` is `/a`) instead of refusing them.
-    pub(crate) allow_empty_segments: bool,
+    pub allow_empty_segments: bool,
 }
 
 /// The canonical form of the request path `path` (without the query), or why
 /// it has none. See the module docs for the steps.
-pub(crate) fn normalize(path: &str, policy: PathPolicy) -> Result<String, PathError> {
+pub fn normalize(path: &str, policy: PathPolicy) -> Result<String, PathError> {
     let raw = path.as_bytes();
     if raw.first() != Some(&b'/') {
         return Err(PathError::NotOrigin);
@@ -221,7 +221,7 @@ fn hex_val(b: u8) -> Option<u8> {
 
 /// Whether `prefix` covers `path`, on segment boundaries: `/api` covers `/api`,
 /// `/api/` and `/api/x` but not `/apix`; `/` covers everything.
-pub(crate) fn covers(prefix: &str, path: &str) -> bool {
+pub fn covers(prefix: &str, path: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'),
         None => false,

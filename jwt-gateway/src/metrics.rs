@@ -19,7 +19,7 @@ type Label = [(&'static str, &'static str); 1];
 
 /// The gateway's metrics. Cloning shares them.
 #[derive(Debug, Clone)]
-pub(crate) struct Metrics {
+pub struct Metrics {
     inner: Arc<Inner>,
 }
 
@@ -34,16 +34,21 @@ struct Inner {
     duration: Histogram,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
-    /// A fresh set of metrics, all zero.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn new() -> Self {
+    /// A fresh set of metrics, all zero, without key sources.
+    pub fn new() -> Self {
         Self::with_key_sources(None)
     }
 
     /// A fresh set of metrics, with those of the external key sources read
     /// at each scrape.
-    pub(crate) fn with_key_sources(sources: Option<SourcesFn>) -> Self {
+    pub fn with_key_sources(sources: Option<SourcesFn>) -> Self {
         let mut registry = Registry::with_prefix("gateway");
         if let Some(sources) = sources {
             registry.register_collector(Box::new(KeySources(sources)));
@@ -98,22 +103,22 @@ impl Metrics {
     }
 
     /// Counts a request that passed authentication.
-    pub(crate) fn allowed(&self) {
+    pub fn allowed(&self) {
         self.inner.allowed.inc();
     }
 
     /// Counts a refused request; `reason` is `AuthErrorKind::as_str()`.
-    pub(crate) fn denied(&self, reason: &'static str) {
+    pub fn denied(&self, reason: &'static str) {
         self.inner.denied.get_or_create(&[("reason", reason)]).inc();
     }
 
     /// Counts a request on a public path.
-    pub(crate) fn public(&self) {
+    pub fn public(&self) {
         self.inner.public.inc();
     }
 
     /// Counts an upstream failure: `unreachable` or `timeout`.
-    pub(crate) fn upstream_error(&self, kind: &'static str) {
+    pub fn upstream_error(&self, kind: &'static str) {
         self.inner
             .upstream_errors
             .get_or_create(&[("kind", kind)])
@@ -123,7 +128,7 @@ impl Metrics {
     /// Counts a request refused for the client's fault: `bad_path`,
     /// `bad_host`, `body_malformed`, `body_timeout`, `body_too_large` or
     /// `too_many_connections`.
-    pub(crate) fn client_error(&self, kind: &'static str) {
+    pub fn client_error(&self, kind: &'static str) {
         self.inner
             .client_errors
             .get_or_create(&[("kind", kind)])
@@ -131,12 +136,12 @@ impl Metrics {
     }
 
     /// Records the time to response headers.
-    pub(crate) fn observe(&self, latency: Duration) {
+    pub fn observe(&self, latency: Duration) {
         self.inner.duration.observe(latency.as_secs_f64());
     }
 
     /// The metrics in the Prometheus text format.
-    pub(crate) fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let mut out = String::new();
         encode(&mut out, &self.inner.registry).expect("writing to a String cannot fail");
         out

@@ -24,19 +24,19 @@ use super::users::Profile;
 
 /// The response body of the proxy: the upstream's, streamed, or one of the
 /// gateway's own short answers.
-pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
+pub type ProxyBody = Either<Incoming, Full<Bytes>>;
 
 /// Identity headers the gateway sets; a client's copies are always removed.
-pub(crate) static X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
+pub static X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
 /// The granted scopes, space-separated.
-pub(crate) static X_AUTH_SCOPES: HeaderName = HeaderName::from_static("x-auth-scopes");
+pub static X_AUTH_SCOPES: HeaderName = HeaderName::from_static("x-auth-scopes");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 /// The issuer of the token whose `sub` is in `X-Auth-Subject`; absent for the
 /// gateway's own tokens when it has no `--issuer`.
-pub(crate) static X_AUTH_ISSUER: HeaderName = HeaderName::from_static("x-auth-issuer");
+pub static X_AUTH_ISSUER: HeaderName = HeaderName::from_static("x-auth-issuer");
 
 /// What a client could say about its own address, scheme, host or path: from
 /// a client that is not a trusted proxy, removed (and the gateway's own
@@ -72,20 +72,20 @@ static HOP_BY_HOP: [HeaderName; 9] = [
 /// Set in the response extensions when the client's body was at fault:
 /// `body_malformed` (400), `body_timeout` (408) or `body_too_large` (413).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientFault(pub(crate) &'static str);
+pub struct ClientFault(pub &'static str);
 
 /// Set in the response extensions when the upstream failed: `unreachable`
 /// (502) or `timeout` (504).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct UpstreamFailure(pub(crate) &'static str);
+pub struct UpstreamFailure(pub &'static str);
 
 /// The peer address of a request's connection, set by the server.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ClientAddr(pub(crate) SocketAddr);
+pub struct ClientAddr(pub SocketAddr);
 
 /// The forwarding half of the gateway.
 #[derive(Debug, Clone)]
-pub(crate) struct Proxy {
+pub struct Proxy {
     client: Client<HttpConnector, ClientBody>,
     upstream: Upstream,
     timeout: Duration,
@@ -99,7 +99,7 @@ pub(crate) struct Proxy {
 
 impl Proxy {
     /// A proxy to `upstream` with the settings of `config`.
-    pub(crate) fn new(upstream: Upstream, config: &Config) -> Self {
+    pub fn new(upstream: Upstream, config: &Config) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.connect_timeout));
         connector.set_nodelay(true);
@@ -123,7 +123,7 @@ impl Proxy {
     }
 
     /// Forwards `req`; `identity` is `Some` for an authenticated request.
-    pub(crate) async fn forward(
+    pub async fn forward(
         &self,
         req: Request<ClientBody>,
         identity: Option<(&Claims, &Profile)>,
@@ -390,7 +390,7 @@ fn append_forwarded_for(headers: &mut HeaderMap, peer: &HeaderValue) {
 
 /// Removes the fields named in `Connection`, then the hop-by-hop fields
 /// (RFC 9110 §7.6.1).
-pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
