@@ -7,7 +7,7 @@
 //! - the raw signature check of the asymmetric algorithms (aws-lc-rs, key parsed once).
 //!
 //! Futures are polled with a no-op waker (every one is ready at once), so no
-//! async runtime is measured. Keys in `benches/keys/` are benchmark-only.
+//! async runtime is measured. Keys are the test keys of `tests/data/`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -98,20 +98,20 @@ fn benches(c: &mut Criterion) {
         (
             "RS256",
             Algorithm::RS256,
-            include_str!("keys/rsa.pem"),
-            include_str!("keys/rsa.pub.pem"),
+            include_str!("../tests/data/rsa2048.pem"),
+            include_str!("../tests/data/rsa2048.pub.pem"),
         ),
         (
             "ES256",
             Algorithm::ES256,
-            include_str!("keys/ec.pem"),
-            include_str!("keys/ec.pub.pem"),
+            include_str!("../tests/data/p256.pem"),
+            include_str!("../tests/data/p256.pub.pem"),
         ),
         (
             "EdDSA",
             Algorithm::EdDSA,
-            include_str!("keys/ed.pem"),
-            include_str!("keys/ed.pub.pem"),
+            include_str!("../tests/data/ed25519.pem"),
+            include_str!("../tests/data/ed25519.pub.pem"),
         ),
     ];
     for (name, alg, private, public) in asym {

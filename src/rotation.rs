@@ -549,7 +549,7 @@ pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 /// use http_body_util::Full;
 /// use tower::{Service, ServiceExt};
 /// use tower_jwt_auth::rotation::{JwksEndpoint, KeyPair, KeyRotation};
-/// # const PEM: &str = include_str!("../tests/jwk_keys/ed25519.pem");
+/// # const PEM: &str = include_str!("../tests/data/ed25519.pem");
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1126,7 +1126,7 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
 
 fn key_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/jwk_keys")
+        .join("../tests/data")
         .join(name)
 }
 
@@ -1225,7 +1225,7 @@ async fn hs256_gateway_publishes_an_empty_jwks() {
 }
 
 #[cfg(feature = "jwks")]
-#[path = "../../tests/jwk_keys/server.rs"]
+#[path = "../../tests/it/jwks_server.rs"]
 mod jwks_server;
 
 /// Binds 127.0.0.1:0, then serves the gateway built with [`Gateway::load`]

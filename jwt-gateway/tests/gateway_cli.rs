@@ -330,7 +330,7 @@ fn sigterm_stops_the_gateway_with_status_0() {
 
 fn key_file(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/jwk_keys")
+        .join("../tests/data")
         .join(name)
         .display()
         .to_string()
