@@ -18,6 +18,12 @@ mod token_common;
 #[cfg(all(feature = "axum", feature = "token"))]
 mod tutorial_common;
 
+/// `examples/tonic.rs`, used by the `tonic_*` tests.
+#[cfg(feature = "tonic")]
+#[path = "../../examples/tonic.rs"]
+#[allow(dead_code)]
+mod tonic_app;
+
 // The tests.
 mod axum_extractors;
 mod hyper_example;

@@ -1,9 +1,7 @@
 //! `examples/tonic.rs` on a real socket, with real tonic clients.
 #![cfg(feature = "tonic")]
 
-#[path = "../../examples/tonic.rs"]
-#[allow(dead_code)]
-mod example;
+use crate::tonic_app as example;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

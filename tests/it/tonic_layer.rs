@@ -2,9 +2,7 @@
 //! `NamedService` forwarding, on a real socket with real tonic clients.
 #![cfg(feature = "tonic")]
 
-#[path = "../../examples/tonic.rs"]
-#[allow(dead_code)]
-mod example;
+use crate::tonic_app as example;
 
 use std::future::Future;
 
