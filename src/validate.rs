@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::de::{DeserializeOwned, IgnoredAny};
-use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::claims::numeric_date;
 use crate::keys::{Algorithm, KeySet, VerifyingKey};
@@ -157,8 +157,14 @@ impl Clock {
 /// - `iss` and `aud`, once configured, must be present and match.
 /// - `sub` must be present and a string (it names the user).
 /// - Headers with `crit` are refused; `jku`, `x5u`, `jwk` and `x5c` are never used.
+/// - Every registered header parameter (RFC 7515 §4.1) that is present must have
+///   its JSON type: `"kid": null` or `"x5c": "..."` is a malformed header, not an
+///   absent parameter.
 /// - Base64url is decoded strictly (no padding, no stray bits) and the header and
-///   payload must be JSON objects without duplicate registered names.
+///   payload must be JSON objects without duplicate registered names, in UTF-8
+///   and without a lone surrogate escape (`"\ud800"`), also in the members
+///   nobody reads (RFC 8259 §8.1, §8.2; RFC 8725 §3.7).
+/// - With [`max_lifetime`](Self::max_lifetime), tokens that live longer are refused.
 ///
 /// ```
 /// use tower_jwt_auth::{Claims, JwtValidator};
@@ -177,6 +183,7 @@ pub struct JwtValidator {
     audiences: Option<Arc<[Box<str>]>>,
     typ: TypPolicy,
     require_sub: bool,
+    max_lifetime: Option<i64>,
     max_token_len: usize,
     clock: Clock,
     header_cache: OnceLock<CachedHeader>,
@@ -200,6 +207,7 @@ impl fmt::Debug for JwtValidator {
             .field("audiences", &self.audiences)
             .field("typ", &self.typ)
             .field("require_sub", &self.require_sub)
+            .field("max_lifetime", &self.max_lifetime)
             .field("max_token_len", &self.max_token_len)
             .finish_non_exhaustive()
     }
@@ -249,6 +257,7 @@ impl JwtValidator {
             audiences: None,
             typ: TypPolicy::default(),
             require_sub: true,
+            max_lifetime: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             clock: Clock::System,
             header_cache: OnceLock::new(),
@@ -325,6 +334,34 @@ impl JwtValidator {
     #[must_use]
     pub fn require_sub(mut self, require: bool) -> Self {
         self.require_sub = require;
+        self
+    }
+
+    /// Caps the lifetime of the tokens accepted (default: no cap).
+    ///
+    /// With a cap, a token is refused when `exp - iat` exceeds it, and when its
+    /// `exp` lies more than the cap (plus the [leeway](Self::leeway), for the
+    /// clocks' skew) after the current time, whether or not it has an `iat`.
+    /// A token within the cap at both edges (`exp - iat == max`) is accepted.
+    /// This bounds how long a leaked token stays usable, whatever `exp` its
+    /// issuer (or a misconfigured one) wrote. The cap counts whole seconds.
+    ///
+    /// It is off by default because the lifetime is the issuer's policy: access
+    /// tokens of 5 minutes, 1 hour or 24 hours are all common, and any default
+    /// would refuse some issuer's valid tokens. Set it to the longest lifetime
+    /// your issuers are meant to use.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_jwt_auth::JwtValidator;
+    ///
+    /// let validator = JwtValidator::hs256("09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7")?
+    ///     .max_lifetime(Duration::from_secs(3600));
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = Some(i64::try_from(max.as_secs()).unwrap_or(i64::MAX));
         self
     }
 
@@ -463,8 +500,11 @@ impl JwtValidator {
             return Err(AuthError::invalid_token("Invalid signature").into());
         }
 
-        // Claims.
-        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Claims. serde checks only the strings it reads, so the whole text is
+        // checked first (once, without a second parse).
+        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{')
+            || json_text_ok(payload).is_err()
+        {
             return Err(claims_malformed().into());
         }
         let (claims, has_scopes): (C, bool) = if TypeId::of::<C>() == TypeId::of::<Claims>() {
@@ -500,9 +540,10 @@ impl JwtValidator {
         &self,
         json: &'h [u8],
     ) -> Result<(Algorithm, Option<Cow<'h, str>>), AuthError> {
-        let header: Header<'h> =
-            parse_object(json).map_err(|()| AuthError::invalid_token("Malformed token header"))?;
-        let alg = parse_alg(&header.alg)
+        let header: Header<'h> = json_text_ok(json)
+            .and_then(|()| parse_object(json))
+            .map_err(|()| AuthError::invalid_token("Malformed token header"))?;
+        let alg = parse_alg(&header.alg.0)
             .filter(|&a| self.allows(a))
             .ok_or_else(|| AuthError::invalid_token("Token algorithm not allowed"))?;
         if header.crit.is_some() {
@@ -510,10 +551,10 @@ impl JwtValidator {
                 "Unsupported critical header parameter",
             ));
         }
-        if !self.typ_ok(header.typ.as_deref()) {
+        if !self.typ_ok(header.typ.as_ref().map(|t| &*t.0)) {
             return Err(AuthError::invalid_token("Token type not accepted"));
         }
-        Ok((alg, header.kid))
+        Ok((alg, header.kid.map(|k| k.0)))
     }
 
     fn typ_ok(&self, typ: Option<&str>) -> bool {
@@ -550,6 +591,15 @@ impl JwtValidator {
             if iat > now.saturating_add(self.leeway) {
                 return Err(AuthError::invalid_token(
                     "The access token was issued in the future",
+                ));
+            }
+        }
+        if let Some(max) = self.max_lifetime {
+            let too_long = c.iat().is_some_and(|iat| exp.saturating_sub(iat) > max)
+                || exp > now.saturating_add(max).saturating_add(self.leeway);
+            if too_long {
+                return Err(AuthError::invalid_token(
+                    "The access token lifetime is too long",
                 ));
             }
         }
@@ -675,6 +725,58 @@ fn parse_alg(s: &str) -> Option<Algorithm> {
     })
 }
 
+/// Whether `json` is UTF-8 and none of its `\u` escapes is a lone surrogate
+/// (RFC 8259 §8.1 and §8.2, RFC 8725 §3.7).
+///
+/// serde_json checks both in the strings it deserializes, but skips the strings
+/// of members nobody reads (an ignored claim) unchecked; this covers the whole
+/// text in one linear pass, without parsing it. Backslashes are taken in pairs
+/// from the first one on, so `\\ud800` (an escaped backslash, then `ud800`) is
+/// not an escape. The text is assumed to be JSON: anything this scan lets
+/// through that is not (a backslash outside a string, say) fails the parse.
+fn json_text_ok(json: &[u8]) -> Result<(), ()> {
+    if std::str::from_utf8(json).is_err() {
+        return Err(());
+    }
+    // `contains` on bytes is a memchr: the common text without escapes costs
+    // one fast pass.
+    if !json.contains(&b'\\') {
+        return Ok(());
+    }
+    let hex4 = |at: usize| -> Result<u16, ()> {
+        let digits = json.get(at..at + 4).ok_or(())?;
+        let digits = std::str::from_utf8(digits).map_err(|_| ())?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(());
+        }
+        u16::from_str_radix(digits, 16).map_err(|_| ())
+    };
+    let is_high = |u: u16| (0xD800..0xDC00).contains(&u);
+    let is_low = |u: u16| (0xDC00..0xE000).contains(&u);
+    let mut i = 0;
+    while let Some(p) = json[i..].iter().position(|&b| b == b'\\') {
+        i += p;
+        match json.get(i + 1) {
+            Some(b'u') => {
+                let unit = hex4(i + 2)?;
+                i += 6;
+                if is_high(unit) {
+                    // A high surrogate must be followed at once by `\u` and a low one.
+                    if json.get(i..i + 2) != Some(&b"\\u"[..]) || !is_low(hex4(i + 2)?) {
+                        return Err(());
+                    }
+                    i += 6;
+                } else if is_low(unit) {
+                    return Err(());
+                }
+            }
+            Some(_) => i += 2,
+            None => return Err(()),
+        }
+    }
+    Ok(())
+}
+
 /// A JSON object (not an array, which serde would also map onto a struct).
 fn parse_object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, ()> {
     let first = json.iter().find(|b| !b.is_ascii_whitespace());
@@ -705,16 +807,133 @@ fn decode_part<'b>(
     }
 }
 
+/// The registered header parameters of RFC 7515 §4.1, each with its JSON type.
+///
+/// A parameter that is present must have its type: `null`, a number for a
+/// string, a string for an array are malformed, not absent (which is why every
+/// optional one goes through [`present`] rather than `Option`'s own
+/// `Deserialize`, which maps `null` to `None`). Parameters that are never used
+/// (`jku`, `x5u`, `jwk`, `x5c`, `x5t`, `x5t#S256`, `cty`) are checked for their
+/// type only (the fields named `_...`), and, being struct fields, may not
+/// appear twice.
 #[derive(Deserialize)]
 struct Header<'a> {
     #[serde(borrow)]
-    alg: Cow<'a, str>,
-    #[serde(borrow, default)]
-    kid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    typ: Option<Cow<'a, str>>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
+    alg: JsonStr<'a>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    kid: Option<JsonStr<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    typ: Option<JsonStr<'a>>,
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<StrArray>,
+    #[serde(rename = "cty", default, deserialize_with = "present")]
+    _cty: Option<AnyStr>,
+    #[serde(rename = "jku", default, deserialize_with = "present")]
+    _jku: Option<AnyStr>,
+    #[serde(rename = "jwk", default, deserialize_with = "present")]
+    _jwk: Option<JsonObject>,
+    #[serde(rename = "x5u", default, deserialize_with = "present")]
+    _x5u: Option<AnyStr>,
+    #[serde(rename = "x5c", default, deserialize_with = "present")]
+    _x5c: Option<StrArray>,
+    #[serde(rename = "x5t", default, deserialize_with = "present")]
+    _x5t: Option<AnyStr>,
+    #[serde(rename = "x5t#S256", default, deserialize_with = "present")]
+    _x5t_s256: Option<AnyStr>,
+}
+
+/// A member that, when present, must deserialize as `T` (`null` included: it is
+/// `T`'s to accept or refuse). Absence is the field's `default`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// A JSON string, borrowed from the input when it has no escapes.
+struct JsonStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for JsonStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(V).map(JsonStr)
+    }
+}
+
+/// A JSON string whose value is not needed.
+struct AnyStr;
+
+impl<'de> Deserialize<'de> for AnyStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = AnyStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<AnyStr, E> {
+                Ok(AnyStr)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A JSON array of strings (`crit`, `x5c`), whose values are not needed.
+struct StrArray;
+
+impl<'de> Deserialize<'de> for StrArray {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrArray;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrArray, A::Error> {
+                while seq.next_element::<AnyStr>()?.is_some() {}
+                Ok(StrArray)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// A JSON object (`jwk`), whose members are not needed.
+struct JsonObject;
+
+impl<'de> Deserialize<'de> for JsonObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonObject, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(JsonObject)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -753,5 +972,67 @@ impl Aud<'_> {
             Aud::Many(v) => (None, v),
         };
         one.into_iter().chain(many.iter().map(|s| &**s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_text_ok;
+
+    #[test]
+    fn json_text_without_escapes() {
+        assert!(json_text_ok(br#"{"sub":"johndoe","exp":1}"#).is_ok());
+        assert!(json_text_ok("{\"n\":\"caf\u{e9} \u{1f600}\"}".as_bytes()).is_ok());
+        assert!(json_text_ok(b"").is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused() {
+        for bad in [
+            &b"{\"n\":\"\xff\"}"[..],
+            b"{\"n\":\"\xc0\xaf\"}",
+            b"{\"n\":\"\xed\xa0\x80\"}",
+            b"{\"n\":\"\xe2\x82\"}",
+            b"\x80",
+        ] {
+            assert!(json_text_ok(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn surrogate_escapes() {
+        let ok = [
+            r#""\ud83d\ude00""#,
+            r#""\uD83D\uDE00""#,
+            r#""\udbff\udfff\ud800\udc00""#,
+            r#""\\ud800""#,
+            r#""\\\\ud800""#,
+            r#""\\\\\\\ud83d\ude00""#,
+            r#""\u0041\n\t\"\/\\""#,
+            r#""\ud7ff\ue000\uffff""#,
+        ];
+        for s in ok {
+            assert!(json_text_ok(s.as_bytes()).is_ok(), "{s}");
+        }
+        let bad = [
+            r#""\ud800""#,
+            r#""\udc00""#,
+            r#""\uDFFF""#,
+            r#""\ud800x""#,
+            r#""\ud800\u0041""#,
+            r#""\ud800\ud800""#,
+            r#""\ud800\n""#,
+            r#""\udc00\ud800""#,
+            r#""\\\ud800""#,
+            r#""\ud800\"#,
+            r#""\ud800\u"#,
+            r#""\ud800\udc0"#,
+            r#""\u12"#,
+            r#""\u12g4""#,
+            r#""\"#,
+        ];
+        for s in bad {
+            assert!(json_text_ok(s.as_bytes()).is_err(), "{s}");
+        }
     }
 }

@@ -28,6 +28,7 @@ mod tonic_app;
 mod axum_extractors;
 mod hyper_example;
 mod interop_pyjwt;
+mod jose_strict;
 mod jwk_algorithms;
 mod jwk_rotation;
 mod jwks_discovery;
