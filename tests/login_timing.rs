@@ -18,11 +18,11 @@
 
 #[path = "../examples/gateway/main.rs"]
 mod gateway;
+mod tutorial_common;
 #[path = "../examples/tutorial_jwt.rs"]
 mod tutorial_jwt;
 #[path = "../examples/tutorial_scopes.rs"]
 mod tutorial_scopes;
-mod tutorial_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -122,10 +122,8 @@ struct UsersFile(std::path::PathBuf);
 
 impl UsersFile {
     fn new(case: &str, users: &[(&str, &str)]) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "login-timing-{case}-{}.toml",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("login-timing-{case}-{}.toml", std::process::id()));
         let text: String = users
             .iter()
             .map(|(name, hash)| format!("[{name}]\nhashed_password = \"{hash}\"\n\n"))

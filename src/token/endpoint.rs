@@ -378,7 +378,6 @@ impl<S> TokenEndpointBuilder<S> {
         self.client_ip = Some(Arc::new(f));
         self
     }
-
 }
 
 impl<S: UserStore> TokenEndpointBuilder<S> {

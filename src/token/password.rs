@@ -800,7 +800,12 @@ mod tests {
     fn dummy_starts_with_the_policy() {
         let h = small();
         assert_eq!(h.dummy_params(), (8192, 1, 1));
-        assert!(h.inner.dummy.load().phc.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
+        assert!(h
+            .inner
+            .dummy
+            .load()
+            .phc
+            .starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
     }
 
     #[test]
@@ -809,10 +814,18 @@ mod tests {
         assert!(h.calibrate_dummy(&phc("m=65536,t=3,p=4")));
         assert_eq!(h.dummy_params(), (65536, 3, 4));
         let first = h.inner.dummy.load().phc.clone();
-        assert!(first.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"), "{first}");
+        assert!(
+            first.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"),
+            "{first}"
+        );
         assert!(parse_stored(&first).is_ok());
         // Cheaper or equal: unchanged, same salt.
-        for lighter in ["m=19456,t=2,p=1", "m=65536,t=3,p=4", "m=8192,t=1,p=1", "m=65536,t=2,p=4"] {
+        for lighter in [
+            "m=19456,t=2,p=1",
+            "m=65536,t=3,p=4",
+            "m=8192,t=1,p=1",
+            "m=65536,t=2,p=4",
+        ] {
             assert!(!h.calibrate_dummy(&phc(lighter)), "{lighter}");
             assert_eq!(h.dummy_params(), (65536, 3, 4), "{lighter}");
         }
@@ -821,7 +834,10 @@ mod tests {
         assert!(h.calibrate_dummy(&phc("m=32768,t=8,p=1")));
         assert_eq!(h.dummy_params(), (32768, 8, 1));
         // Clones share the dummy.
-        assert_eq!(h.clone().dummy_params(), (32768, 8, 1));
+        let clone = h.clone();
+        assert_eq!(clone.dummy_params(), (32768, 8, 1));
+        assert!(clone.calibrate_dummy(&phc("m=65536,t=8,p=1")));
+        assert_eq!(h.dummy_params(), (65536, 8, 1));
     }
 
     #[test]
@@ -868,7 +884,7 @@ mod tests {
             .unwrap();
         // A wrong password against a stored hash raises it too.
         let v = h
-            .verify_blocking(b"wrong", &Target::Stored(heavier.clone()), false)
+            .verify_blocking(b"wrong", &Target::Stored(heavier), false)
             .unwrap();
         assert_eq!(v, Verified::NoMatch);
         assert_eq!(h.dummy_params(), (16384, 2, 2));
@@ -889,7 +905,12 @@ mod tests {
     #[test]
     fn concurrent_raises_keep_the_costliest() {
         let h = small();
-        let sets = ["m=16384,t=1,p=1", "m=65536,t=3,p=4", "m=19456,t=2,p=1", "m=32768,t=2,p=1"];
+        let sets = [
+            "m=16384,t=1,p=1",
+            "m=65536,t=3,p=4",
+            "m=19456,t=2,p=1",
+            "m=32768,t=2,p=1",
+        ];
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
