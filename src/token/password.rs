@@ -127,7 +127,8 @@ impl Dummy {
 
 /// The order of argon2 parameter sets by cost, the dummy's ratchet: first the
 /// work, memory blocks × passes (argon2 fills `m` KiB, rounded down to a
-/// multiple of 4 × lanes, `t` times; this crate computes the lanes one after
+/// multiple of 4 × lanes, `t` times; without the `argon2` crate's `parallel`
+/// feature, which this crate does not enable, the lanes are computed one after
 /// another, so lanes add no work), then memory, then lanes, so that the order
 /// is total and a tie keeps the hash that needs more of each.
 fn cost(params: &Params) -> (u64, u32, u32) {
@@ -233,7 +234,8 @@ pub struct PasswordHasherBuilder {
 
 impl PasswordHasherBuilder {
     /// Sets the argon2id parameters for new hashes and the dummy hash's starting
-    /// point (see [`PasswordHasher::dummy_params`]): memory in KiB, passes, lanes. The default is the `argon2` crate's (OWASP's minimum:
+    /// point (see [`PasswordHasher::dummy_params`]): memory in KiB, passes,
+    /// lanes. The default is the `argon2` crate's (OWASP's minimum:
     /// `19456, 2, 1`); pwdlib's `PasswordHash.recommended()` is `65536, 3, 4`.
     ///
     /// # Errors
