@@ -531,7 +531,17 @@ impl PasswordHasher {
                 current.clone()
             }
         });
-        key > cost(&previous.params)
+        let raised = key > cost(&previous.params);
+        #[cfg(feature = "tracing")]
+        if raised {
+            tracing::debug!(
+                m_cost = params.m_cost(),
+                t_cost = params.t_cost(),
+                p_cost = params.p_cost(),
+                "the dummy hash for unknown users now has a stored hash's costlier parameters"
+            );
+        }
+        raised
     }
 
     /// Runs `f` on at least `blocks` argon2 blocks from the buffer pool.
