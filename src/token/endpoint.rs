@@ -378,9 +378,20 @@ impl<S> TokenEndpointBuilder<S> {
         self.client_ip = Some(Arc::new(f));
         self
     }
+}
 
+impl<S: UserStore> TokenEndpointBuilder<S> {
     /// Builds the endpoint.
+    ///
+    /// The hasher's dummy hash, which unknown usernames are verified against,
+    /// is raised to the costliest hash the store lists
+    /// ([`UserStore::for_each_password_hash`]), so that an unknown username
+    /// costs what a wrong password costs.
     pub fn build(self) -> TokenEndpoint<S> {
+        let hasher = self.hasher.unwrap_or_default();
+        self.store.for_each_password_hash(&mut |phc| {
+            hasher.calibrate_dummy(phc);
+        });
         TokenEndpoint {
             config: Arc::new(Config {
                 store: self.store,
@@ -392,7 +403,7 @@ impl<S> TokenEndpointBuilder<S> {
                 bad_credentials_status: self.bad_credentials_status,
                 known_scopes: self.known_scopes,
                 check_disabled: self.check_disabled,
-                hasher: self.hasher.unwrap_or_default(),
+                hasher,
                 throttle_state: ThrottleState::new(&self.throttle),
                 throttle: self.throttle,
                 max_body_len: self.max_body_len,

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use argon2::password_hash::phc::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -48,14 +49,28 @@ pub const MAX_VERIFY_P_COST: u32 = 255;
 ///   slots × the largest `m` seen. (Allocating and freeing tens of MiB per
 ///   login instead lets glibc's allocator keep a copy per thread arena: a
 ///   login storm then peaked at 462 MiB RSS for 2 slots of 19 MiB.)
-/// - **Unknown users** are verified against a dummy hash made with the policy's
-///   parameters, so they cost the same work as a wrong password; see
-///   [`dummy_verifications`](Self::dummy_verifications). That holds when the
-///   stored hashes use the policy's parameters: if they use others (the FastAPI
-///   tutorial's and pwdlib's are `m=65536,t=3,p=4`, heavier than the default
-///   policy, and are not rehashed since they are not weaker), set the policy to
-///   theirs with [`params`](PasswordHasherBuilder::params), or an unknown
-///   username answers measurably faster than a known one.
+/// - **Unknown users** are verified against a dummy hash, so they cost the
+///   same argon2 work as a wrong password, whatever the stored hashes'
+///   parameters; nothing needs setting. The dummy starts with the policy's
+///   parameters and only ever goes up, to those of the costliest stored hash
+///   seen (see [`dummy_params`](Self::dummy_params) for the cost order):
+///   - when a [`TokenEndpoint`](super::TokenEndpoint) is built, from every hash
+///     its store can list ([`UserStore::for_each_password_hash`](super::UserStore::for_each_password_hash):
+///     [`MemoryStore`](super::MemoryStore) and users files do), so the first
+///     unknown username already costs what the FastAPI tutorial's
+///     `m=65536,t=3,p=4` hashes cost;
+///   - at run time, from every stored hash verified ([`verify`](Self::verify),
+///     [`verify_and_update`](Self::verify_and_update), the endpoint), so a
+///     store that cannot list its users (a database) converges after the
+///     first login with each heavier parameter set;
+///   - by hand with [`calibrate_dummy`](Self::calibrate_dummy).
+///
+///   Stored hashes are bounded by [`MAX_VERIFY_M_COST`], [`MAX_VERIFY_T_COST`]
+///   and [`MAX_VERIFY_P_COST`], and so is the dummy. When the stored hashes'
+///   parameters differ, a known user whose hash is cheaper than the dummy
+///   answers faster than an unknown one; hashes weaker than the policy are
+///   rehashed at their next successful login. See also
+///   [`dummy_verifications`](Self::dummy_verifications).
 ///
 /// The async methods need a tokio runtime with the time driver enabled
 /// (`#[tokio::main]` enables it).
@@ -86,12 +101,43 @@ struct Inner {
     semaphore: Arc<Semaphore>,
     permits: usize,
     queue_wait: Duration,
-    dummy: String,
+    /// The dummy hash: only ever replaced by a costlier one ([`cost`]).
+    dummy: ArcSwap<Dummy>,
     dummy_runs: AtomicU64,
     /// argon2 memory, one buffer per slot at most, reused (grow-only): freeing
     /// and reallocating tens of MiB per login lets the allocator keep a copy
     /// per thread arena, far past the bound.
     buffers: Mutex<Vec<Vec<Block>>>,
+}
+
+/// The dummy hash that unknown users are verified against, and its parameters.
+struct Dummy {
+    phc: String,
+    params: Params,
+}
+
+impl Dummy {
+    fn new(params: &Params) -> Result<Self, getrandom::Error> {
+        Ok(Self {
+            phc: dummy_hash(params)?,
+            params: params.clone(),
+        })
+    }
+}
+
+/// The order of argon2 parameter sets by cost, the dummy's ratchet: first the
+/// work, memory blocks × passes (argon2 fills `m` KiB, rounded down to a
+/// multiple of 4 × lanes, `t` times; without the `argon2` crate's `parallel`
+/// feature, which this crate does not enable, the lanes are computed one after
+/// another, so lanes add no work), then memory, then lanes, so that the order
+/// is total and a tie keeps the hash that needs more of each.
+fn cost(params: &Params) -> (u64, u32, u32) {
+    let blocks = u64::try_from(params.block_count()).unwrap_or(u64::MAX);
+    (
+        blocks.saturating_mul(u64::from(params.t_cost())),
+        params.m_cost(),
+        params.p_cost(),
+    )
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -187,8 +233,9 @@ pub struct PasswordHasherBuilder {
 }
 
 impl PasswordHasherBuilder {
-    /// Sets the argon2id parameters for new hashes and the dummy hash: memory in
-    /// KiB, passes, lanes. The default is the `argon2` crate's (OWASP's minimum:
+    /// Sets the argon2id parameters for new hashes and the dummy hash's starting
+    /// point (see [`PasswordHasher::dummy_params`]): memory in KiB, passes,
+    /// lanes. The default is the `argon2` crate's (OWASP's minimum:
     /// `19456, 2, 1`); pwdlib's `PasswordHash.recommended()` is `65536, 3, 4`.
     ///
     /// # Errors
@@ -269,14 +316,14 @@ impl PasswordHasherBuilder {
                 (Arc::new(Semaphore::new(n)), n)
             }
         };
-        let dummy = dummy_hash(&self.params).expect("the OS random generator failed");
+        let dummy = Dummy::new(&self.params).expect("the OS random generator failed");
         PasswordHasher {
             inner: Arc::new(Inner {
                 params: self.params,
                 semaphore,
                 permits,
                 queue_wait: self.queue_wait,
-                dummy,
+                dummy: ArcSwap::from_pointee(dummy),
                 dummy_runs: AtomicU64::new(0),
                 buffers: Mutex::new(Vec::new()),
             }),
@@ -288,7 +335,7 @@ fn default_permits() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
-/// A PHC string with the policy's parameters, a random salt and a random output:
+/// A PHC string with `params`, a random salt and a random output:
 /// verifying against it costs exactly one argon2 run with those parameters and
 /// never matches (a 2^-256 chance).
 fn dummy_hash(params: &Params) -> Result<String, getrandom::Error> {
@@ -413,8 +460,88 @@ impl PasswordHasher {
 
     /// How many times a password was checked against the dummy hash (an unknown
     /// user, or a stored hash that could not be used). For tests and metrics.
+    ///
+    /// Each such check costs one argon2 run with [`dummy_params`](Self::dummy_params):
+    /// the policy's, or those of the costliest stored hash seen if they cost
+    /// more, so that it costs what verifying a real password would.
     pub fn dummy_verifications(&self) -> u64 {
         self.inner.dummy_runs.load(Ordering::Relaxed)
+    }
+
+    /// The dummy hash's parameters now, `(m_cost_kib, t_cost, p_cost)`.
+    ///
+    /// They start as the policy's and are raised, never lowered, to those of
+    /// any stored hash that costs more. Cost is compared as argon2's work,
+    /// memory blocks × passes (`m` rounded down to a multiple of 4 × `p`,
+    /// times `t`); equal work is broken by more memory, then more lanes. So
+    /// `m=65536,t=3,p=4` (pwdlib's) costs more than `m=19456,t=2,p=1`
+    /// (OWASP's), and `m=8192,t=10,p=1` more than `m=65536,t=1,p=1`. The
+    /// dummy always has the parameters of the policy or of one stored hash,
+    /// never a mix, so it is bounded by the verification limits.
+    ///
+    /// ```
+    /// use tower_jwt_auth::token::PasswordHasher;
+    ///
+    /// let hasher = PasswordHasher::new();
+    /// assert_eq!(hasher.dummy_params(), (19456, 2, 1));
+    /// let tutorial = "$argon2id$v=19$m=65536,t=3,p=4$wagCPXjifgvUFBzq4hqe3w$CYaIb8sB+wtD+Vu/P4uod1+Qof8h+1g7bbDlBID48Rc";
+    /// assert!(hasher.calibrate_dummy(tutorial));
+    /// assert_eq!(hasher.dummy_params(), (65536, 3, 4));
+    /// // New hashes still use the policy.
+    /// assert_eq!(hasher.m_cost(), 19456);
+    /// ```
+    pub fn dummy_params(&self) -> (u32, u32, u32) {
+        let d = self.inner.dummy.load();
+        (d.params.m_cost(), d.params.t_cost(), d.params.p_cost())
+    }
+
+    /// Raises the dummy hash to the parameters of the stored hash `phc` if
+    /// they cost more than the dummy's ([`dummy_params`](Self::dummy_params));
+    /// `true` if it was raised. A string that cannot be verified (not argon2,
+    /// past the verification limits) changes nothing.
+    ///
+    /// Every verification of a stored hash does this, and a
+    /// [`TokenEndpoint`](super::TokenEndpoint) does it when built for each
+    /// hash of [`UserStore::for_each_password_hash`](super::UserStore::for_each_password_hash).
+    /// Call it at start-up with one hash of each parameter set a store holds
+    /// when the store cannot list them, so that unknown usernames cost the
+    /// same from the first login on.
+    pub fn calibrate_dummy(&self, phc: &str) -> bool {
+        match parse_stored(phc).map(|h| Params::try_from(&h)) {
+            Ok(Ok(params)) => self.raise_dummy(&params),
+            _ => false,
+        }
+    }
+
+    /// Replaces the dummy with one of `params` if they cost more; `true` if so.
+    fn raise_dummy(&self, params: &Params) -> bool {
+        let key = cost(params);
+        if key <= cost(&self.inner.dummy.load().params) {
+            return false;
+        }
+        // A failing random generator leaves the dummy as it is.
+        let Ok(new) = Dummy::new(params) else {
+            return false;
+        };
+        let new = Arc::new(new);
+        let previous = self.inner.dummy.rcu(|current| {
+            if key > cost(&current.params) {
+                new.clone()
+            } else {
+                current.clone()
+            }
+        });
+        let raised = key > cost(&previous.params);
+        #[cfg(feature = "tracing")]
+        if raised {
+            tracing::debug!(
+                m_cost = params.m_cost(),
+                t_cost = params.t_cost(),
+                p_cost = params.p_cost(),
+                "the dummy hash for unknown users now has a stored hash's costlier parameters"
+            );
+        }
+        raised
     }
 
     /// Runs `f` on at least `blocks` argon2 blocks from the buffer pool.
@@ -528,7 +655,8 @@ impl PasswordHasher {
     }
 
     /// Checks `password` against the dummy hash: the same argon2 work as a real
-    /// verification with the policy's parameters, and never a match.
+    /// verification of the costliest hash seen ([`dummy_params`](Self::dummy_params)),
+    /// and never a match.
     ///
     /// # Errors
     ///
@@ -568,11 +696,17 @@ impl PasswordHasher {
         };
         let Some(hash) = stored else {
             self.inner.dummy_runs.fetch_add(1, Ordering::Relaxed);
-            let dummy = PasswordHash::new(&self.inner.dummy).map_err(|_| HashError::Internal)?;
+            let dummy = self.inner.dummy.load_full();
+            let dummy = PasswordHash::new(&dummy.phc).map_err(|_| HashError::Internal)?;
             // The result is irrelevant: the work is what matters.
             self.matches(password, &dummy)?;
             return Ok(Verified::NoMatch);
         };
+        // A real verification of a costlier hash than the dummy's raises the
+        // dummy, so that unknown users cost the same from now on.
+        if let Ok(params) = Params::try_from(&hash) {
+            self.raise_dummy(&params);
+        }
         if !self.matches(password, &hash)? {
             return Ok(Verified::NoMatch);
         }
@@ -658,6 +792,147 @@ mod tests {
         );
         let parsed = parse_stored(&dummy).unwrap();
         assert_eq!(Params::try_from(&parsed).unwrap().m_cost(), 8192);
+    }
+
+    const SALT: &str = "wagCPXjifgvUFBzq4hqe3w";
+    const OUT: &str = "CYaIb8sB+wtD+Vu/P4uod1+Qof8h+1g7bbDlBID48Rc";
+
+    fn phc(params: &str) -> String {
+        format!("$argon2id$v=19${params}${SALT}${OUT}")
+    }
+
+    fn small() -> PasswordHasher {
+        PasswordHasher::builder()
+            .params(8192, 1, 1)
+            .unwrap()
+            .build()
+    }
+
+    #[test]
+    fn dummy_starts_with_the_policy() {
+        let h = small();
+        assert_eq!(h.dummy_params(), (8192, 1, 1));
+        assert!(h
+            .inner
+            .dummy
+            .load()
+            .phc
+            .starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
+    }
+
+    #[test]
+    fn dummy_is_raised_to_a_heavier_hash_and_never_lowered() {
+        let h = small();
+        assert!(h.calibrate_dummy(&phc("m=65536,t=3,p=4")));
+        assert_eq!(h.dummy_params(), (65536, 3, 4));
+        let first = h.inner.dummy.load().phc.clone();
+        assert!(
+            first.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"),
+            "{first}"
+        );
+        assert!(parse_stored(&first).is_ok());
+        // Cheaper or equal: unchanged, same salt.
+        for lighter in [
+            "m=19456,t=2,p=1",
+            "m=65536,t=3,p=4",
+            "m=8192,t=1,p=1",
+            "m=65536,t=2,p=4",
+        ] {
+            assert!(!h.calibrate_dummy(&phc(lighter)), "{lighter}");
+            assert_eq!(h.dummy_params(), (65536, 3, 4), "{lighter}");
+        }
+        assert_eq!(h.inner.dummy.load().phc, first);
+        // More work with less memory still raises it (m×t).
+        assert!(h.calibrate_dummy(&phc("m=32768,t=8,p=1")));
+        assert_eq!(h.dummy_params(), (32768, 8, 1));
+        // Clones share the dummy.
+        let clone = h.clone();
+        assert_eq!(clone.dummy_params(), (32768, 8, 1));
+        assert!(clone.calibrate_dummy(&phc("m=65536,t=8,p=1")));
+        assert_eq!(h.dummy_params(), (65536, 8, 1));
+    }
+
+    #[test]
+    fn equal_work_prefers_more_memory_then_more_lanes() {
+        let h = small();
+        assert!(h.calibrate_dummy(&phc("m=16384,t=4,p=1")));
+        assert!(h.calibrate_dummy(&phc("m=32768,t=2,p=1")));
+        assert_eq!(h.dummy_params(), (32768, 2, 1));
+        assert!(h.calibrate_dummy(&phc("m=32768,t=2,p=2")));
+        assert_eq!(h.dummy_params(), (32768, 2, 2));
+        assert!(!h.calibrate_dummy(&phc("m=16384,t=4,p=4")));
+        assert!(cost(&Params::new(65536, 3, 4, None).unwrap()) > cost(&Params::DEFAULT));
+    }
+
+    #[test]
+    fn dummy_stays_within_the_verification_limits() {
+        let h = small();
+        // Past the limits: refused, the dummy does not follow.
+        for huge in [
+            format!("m={},t=1,p=1", MAX_VERIFY_M_COST + 1),
+            format!("m=8192,t={},p=1", MAX_VERIFY_T_COST + 1),
+            "m=4194304,t=32,p=1".to_owned(),
+        ] {
+            assert!(!h.calibrate_dummy(&phc(&huge)), "{huge}");
+            assert_eq!(h.dummy_params(), (8192, 1, 1), "{huge}");
+        }
+        assert!(!h.calibrate_dummy("garbage"));
+        assert!(!h.calibrate_dummy("$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW"));
+        // At the limits: followed, and still verifiable.
+        let max = format!("m={MAX_VERIFY_M_COST},t={MAX_VERIFY_T_COST},p=4");
+        assert!(h.calibrate_dummy(&phc(&max)));
+        assert_eq!(h.dummy_params(), (MAX_VERIFY_M_COST, MAX_VERIFY_T_COST, 4));
+        assert!(parse_stored(&h.inner.dummy.load().phc).is_ok());
+    }
+
+    #[test]
+    fn a_real_verification_raises_the_dummy() {
+        let h = small();
+        let heavier = PasswordHasher::builder()
+            .params(16384, 2, 2)
+            .unwrap()
+            .build()
+            .hash_blocking(b"pw")
+            .unwrap();
+        // A wrong password against a stored hash raises it too.
+        let v = h
+            .verify_blocking(b"wrong", &Target::Stored(heavier), false)
+            .unwrap();
+        assert_eq!(v, Verified::NoMatch);
+        assert_eq!(h.dummy_params(), (16384, 2, 2));
+        // The dummy path itself changes nothing and never matches.
+        let v = h.verify_blocking(b"pw", &Target::Dummy, false).unwrap();
+        assert_eq!(v, Verified::NoMatch);
+        assert_eq!(h.dummy_params(), (16384, 2, 2));
+        assert_eq!(h.dummy_verifications(), 1);
+        // A lighter verified hash does not lower it.
+        let lighter = h.hash_blocking(b"pw").unwrap();
+        assert!(h
+            .verify_blocking(b"pw", &Target::Stored(lighter), false)
+            .unwrap()
+            .is_match());
+        assert_eq!(h.dummy_params(), (16384, 2, 2));
+    }
+
+    #[test]
+    fn concurrent_raises_keep_the_costliest() {
+        let h = small();
+        let sets = [
+            "m=16384,t=1,p=1",
+            "m=65536,t=3,p=4",
+            "m=19456,t=2,p=1",
+            "m=32768,t=2,p=1",
+        ];
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for p in sets {
+                        h.calibrate_dummy(&phc(p));
+                    }
+                });
+            }
+        });
+        assert_eq!(h.dummy_params(), (65536, 3, 4));
     }
 
     #[test]

@@ -275,6 +275,24 @@ pub trait UserStore: Send + Sync + 'static {
         let _ = (username, new_hash);
         async { Ok(()) }
     }
+
+    /// Shows `visit` the stored password hashes (PHC strings), when the store
+    /// can list them cheaply; one hash of each parameter set is enough. The
+    /// default shows none.
+    ///
+    /// A [`TokenEndpoint`](super::TokenEndpoint) calls it once, when built,
+    /// and raises its hasher's dummy hash to the costliest of them
+    /// ([`PasswordHasher::calibrate_dummy`](super::PasswordHasher::calibrate_dummy)),
+    /// so that an unknown username costs what a wrong password costs from the
+    /// first request on. A store that shows none (a database) gets there at
+    /// run time instead: every verification of a costlier stored hash raises
+    /// the dummy, so unknown usernames answer measurably faster only until the
+    /// first login of a user with each heavier parameter set.
+    ///
+    /// [`MemoryStore`] (and so a users file) shows all its hashes.
+    fn for_each_password_hash(&self, visit: &mut dyn FnMut(&str)) {
+        let _ = visit;
+    }
 }
 
 impl<S: UserStore> UserStore for Arc<S> {
@@ -294,6 +312,10 @@ impl<S: UserStore> UserStore for Arc<S> {
         new_hash: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).update_hash(username, new_hash)
+    }
+
+    fn for_each_password_hash(&self, visit: &mut dyn FnMut(&str)) {
+        (**self).for_each_password_hash(visit);
     }
 }
 
@@ -436,5 +458,11 @@ impl<P: Clone + Send + Sync + 'static> UserStore for MemoryStore<P> {
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.update(username, |u| u.set_password_hash(new_hash));
         std::future::ready(Ok(()))
+    }
+
+    fn for_each_password_hash(&self, visit: &mut dyn FnMut(&str)) {
+        for user in self.read().values() {
+            visit(user.password_hash());
+        }
     }
 }

@@ -6,7 +6,6 @@
 //! Every token is signed with HS256 and [`SECRET`], so a refusal is the check's,
 //! never the signature's.
 
-
 use std::time::Duration;
 
 use crate::common::*;
