@@ -52,8 +52,12 @@
 //! |---|---|---|
 //! | `aws-lc-rs` | yes | the aws-lc-rs crypto backend (fastest; wins if both are on) |
 //! | `rust-crypto` | no | the pure-Rust RustCrypto backend |
-//! | `axum` | yes | [`axum`] extractors for the user and the claims, per-handler scopes |
-//! | `token` | yes | [`token`]: the OAuth2 password-grant endpoint, argon2 hashing, user stores |
+//! | `axum` | no | [`axum`] extractors for the user and the claims, per-handler scopes |
+//! | `token` | no | [`token`]: the OAuth2 password-grant endpoint, argon2 hashing, user stores |
+//!
+//! The default is the layer alone: a service that only validates tokens does
+//! not build argon2, toml or axum. The FastAPI tutorial's whole model (issue
+//! the tokens too, on axum) is `features = ["axum", "token"]`.
 //! | `tonic` | no | [`tonic`]: `NamedService` forwarding and helpers for gRPC handlers |
 //! | `tracing` | no | `debug` events for rejections (never a token) |
 //! | `jwks` | no | `jwks::RemoteKeys`: remote JWKS and OIDC discovery (hyper-util, rustls) |
@@ -93,7 +97,8 @@ pub use validate::{
     JwtValidator, KeySource, RefreshFuture, TypPolicy, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN,
 };
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doc tests (they use axum and
+/// the token endpoint).
+#[cfg(all(doctest, feature = "axum", feature = "token"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

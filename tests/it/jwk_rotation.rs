@@ -234,6 +234,7 @@ fn rotation_is_send_sync_and_debug_hides_material() {
 
 /// The token endpoint signs with the rotation's active key, and a rotation
 /// takes effect at the next login.
+#[cfg(feature = "token")]
 #[tokio::test]
 async fn token_endpoint_signs_with_the_active_key_of_a_rotation() {
     use tower_jwt_auth::token::{

@@ -8,6 +8,7 @@
 /// Keys, tokens and services shared by the layer tests.
 mod common;
 /// A JWKS server with hit counters.
+#[cfg(feature = "jwks")]
 mod jwks_server;
 /// Test keys and helpers of the `jwk_*` and `jwks_*` tests.
 mod keys;
@@ -31,7 +32,9 @@ mod interop_pyjwt;
 mod jose_strict;
 mod jwk_algorithms;
 mod jwk_rotation;
+#[cfg(feature = "jwks")]
 mod jwks_discovery;
+#[cfg(feature = "jwks")]
 mod jwks_remote;
 mod key_source;
 mod layer_backend;
@@ -42,6 +45,7 @@ mod layer_resolver;
 mod layer_responses;
 mod layer_scopes;
 mod layer_tower;
+#[cfg(feature = "jwks")]
 mod oidc_provider;
 mod servers;
 mod token_axum;
@@ -53,5 +57,7 @@ mod token_throttle;
 mod token_users_file;
 mod tonic_example;
 mod tonic_layer;
+#[cfg(all(feature = "axum", feature = "token"))]
 mod tutorial_jwt;
+#[cfg(all(feature = "axum", feature = "token"))]
 mod tutorial_scopes;
